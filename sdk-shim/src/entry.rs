@@ -1,0 +1,84 @@
+//! The glue between waPC and a policy: decode, evaluate, encode. Never traps on bad input.
+
+use crate::extract::ImageExtractor;
+use crate::host::Host;
+use crate::request::{AdmissionRequest, ValidationPayload};
+use crate::settings::{decode_settings, settings_from_value, PolicySettings};
+use crate::verdict::Verdict;
+use crate::workload::Workload;
+use kubewarden_policy_sdk::response::ValidationResponse;
+use kubewarden_policy_sdk::settings::SettingsValidationResponse;
+use serde_json::Value;
+
+/// What a policy crate implements: its settings and its rules.
+pub trait Policy {
+    type Settings: PolicySettings;
+
+    /// The custom-resource extractors in these settings.
+    fn extractors(settings: &Self::Settings) -> &[ImageExtractor];
+
+    /// Judges every container of the request.
+    fn evaluate(settings: &Self::Settings, request: &AdmissionRequest, workload: &Workload, host: &dyn Host) -> Verdict;
+}
+
+/// The `validate_settings` operation: a `SettingsValidationResponse`.
+pub fn validate_settings<P: Policy>(payload: &[u8]) -> Vec<u8> {
+    let response = match decode_settings::<P::Settings>(payload) {
+        Ok(_) => SettingsValidationResponse { valid: true, message: None },
+        Err(message) => SettingsValidationResponse { valid: false, message: Some(message) },
+    };
+    serde_json::to_vec(&response).unwrap_or_default()
+}
+
+/// The `validate` operation: a `ValidationResponse`.
+pub fn validate<P: Policy>(payload: &[u8], host: &dyn Host) -> Vec<u8> {
+    let response = evaluate_payload::<P>(payload, host);
+    serde_json::to_vec(&response).unwrap_or_default()
+}
+
+/// Decodes a `validate` payload and judges it; malformed input becomes a rejection with the reason.
+pub fn evaluate_payload<P: Policy>(payload: &[u8], host: &dyn Host) -> ValidationResponse {
+    let payload: ValidationPayload<Value> = match serde_json::from_slice(payload) {
+        Ok(payload) => payload,
+        Err(e) => return bad_request(format!("cannot read the admission request: {e}")),
+    };
+    let settings = match settings_from_value::<P::Settings>(payload.settings.unwrap_or(Value::Null)) {
+        Ok(settings) => settings,
+        Err(e) => return bad_request(format!("invalid settings: {e}")),
+    };
+    let request = payload.request;
+    let workload = match Workload::from_request(&request, P::extractors(&settings)) {
+        Ok(workload) => workload,
+        Err(e) => return bad_request(format!("malformed {}: {e}", request.kind.kind)),
+    };
+    P::evaluate(&settings, &request, &workload, host).into_response(&request.object)
+}
+
+fn bad_request(message: String) -> ValidationResponse {
+    ValidationResponse {
+        accepted: false,
+        message: Some(message),
+        code: Some(400),
+        mutated_object: None,
+        audit_annotations: None,
+        warnings: None,
+    }
+}
+
+/// Wires a [`Policy`] into the waPC guest: `validate`, `validate_settings`, `protocol_version`.
+#[macro_export]
+macro_rules! register_policy {
+    ($policy:ty) => {
+        #[unsafe(no_mangle)]
+        pub extern "C" fn wapc_init() {
+            use $crate::kubewarden::wapc_guest::register_function;
+            register_function("validate", |payload: &[u8]| {
+                Ok($crate::entry::validate::<$policy>(payload, &$crate::host::WapcHost))
+            });
+            register_function("validate_settings", |payload: &[u8]| {
+                Ok($crate::entry::validate_settings::<$policy>(payload))
+            });
+            register_function("protocol_version", $crate::kubewarden::protocol_version_guest);
+        }
+    };
+}

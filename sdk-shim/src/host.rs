@@ -1,0 +1,121 @@
+//! What a policy may ask of its host: an image's manifest digest and a Kubernetes resource.
+
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::HashMap;
+
+pub trait Host {
+    /// The digest (`sha256:…`) of the manifest `image` (a fully-qualified reference) points at.
+    fn manifest_digest(&self, image: &str) -> Result<String, String>;
+
+    /// A namespaced Kubernetes resource (context-aware policies), as JSON.
+    fn get_resource(&self, api_version: &str, kind: &str, namespace: &str, name: &str) -> Result<Value, String>;
+}
+
+/// The `get_resource` request, in the shape Kubewarden's hosts read.
+#[derive(Debug, Serialize)]
+pub struct GetResourceRequest<'a> {
+    pub api_version: &'a str,
+    pub kind: &'a str,
+    pub name: &'a str,
+    pub namespace: Option<&'a str>,
+    pub disable_cache: bool,
+}
+
+/// The real host: waPC calls to Kubewarden's `oci` and `kubernetes` capabilities.
+pub struct WapcHost;
+
+impl Host for WapcHost {
+    fn manifest_digest(&self, image: &str) -> Result<String, String> {
+        let payload = serde_json::to_vec(image).map_err(|e| e.to_string())?;
+        let raw = host_call("oci", "v1/manifest_digest", &payload)?;
+        #[derive(serde::Deserialize)]
+        struct Response {
+            digest: String,
+        }
+        serde_json::from_slice::<Response>(&raw)
+            .map(|r| r.digest)
+            .map_err(|e| format!("unreadable answer from the host: {e}"))
+    }
+
+    fn get_resource(&self, api_version: &str, kind: &str, namespace: &str, name: &str) -> Result<Value, String> {
+        let request = GetResourceRequest {
+            api_version,
+            kind,
+            name,
+            namespace: Some(namespace),
+            disable_cache: false,
+        };
+        let payload = serde_json::to_vec(&request).map_err(|e| e.to_string())?;
+        let raw = host_call("kubernetes", "get_resource", &payload)?;
+        serde_json::from_slice(&raw).map_err(|e| format!("unreadable answer from the host: {e}"))
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+fn host_call(namespace: &str, operation: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
+    kubewarden_policy_sdk::wapc_guest::host_call("kubewarden", namespace, operation, payload).map_err(|e| e.to_string())
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn host_call(namespace: &str, operation: &str, _payload: &[u8]) -> Result<Vec<u8>, String> {
+    Err(format!("{namespace}/{operation} is only available inside a waPC host"))
+}
+
+/// A host that answers from fixtures, for unit tests and native benchmarks.
+#[derive(Debug, Default, Clone)]
+pub struct FixtureHost {
+    /// Fully-qualified image -> digest, or the error the lookup gives.
+    pub digests: HashMap<String, Result<String, String>>,
+    /// Kubernetes objects; looked up by apiVersion, kind, metadata.namespace and metadata.name.
+    pub resources: Vec<Value>,
+}
+
+impl FixtureHost {
+    pub fn with_digest(mut self, image: &str, digest: &str) -> Self {
+        self.digests.insert(image.to_string(), Ok(digest.to_string()));
+        self
+    }
+
+    pub fn with_failing_digest(mut self, image: &str, error: &str) -> Self {
+        self.digests.insert(image.to_string(), Err(error.to_string()));
+        self
+    }
+
+    pub fn with_resource(mut self, resource: Value) -> Self {
+        self.resources.push(resource);
+        self
+    }
+}
+
+impl Host for FixtureHost {
+    fn manifest_digest(&self, image: &str) -> Result<String, String> {
+        self.digests
+            .get(image)
+            .cloned()
+            .unwrap_or_else(|| Err(format!("manifest unknown: {image}")))
+    }
+
+    fn get_resource(&self, api_version: &str, kind: &str, namespace: &str, name: &str) -> Result<Value, String> {
+        find_resource(&self.resources, api_version, kind, namespace, name)
+            .cloned()
+            .ok_or_else(|| format!("{kind} '{name}' not found in namespace '{namespace}'"))
+    }
+}
+
+/// Finds an object by apiVersion, kind, namespace and name in a list.
+pub fn find_resource<'a>(
+    resources: &'a [Value],
+    api_version: &str,
+    kind: &str,
+    namespace: &str,
+    name: &str,
+) -> Option<&'a Value> {
+    let field = |r: &'a Value, pointer: &str| r.pointer(pointer).and_then(Value::as_str);
+    resources.iter().find(|r| {
+        field(r, "/apiVersion") == Some(api_version)
+            && field(r, "/kind") == Some(kind)
+            && field(r, "/metadata/namespace") == Some(namespace)
+            && field(r, "/metadata/name") == Some(name)
+    })
+}

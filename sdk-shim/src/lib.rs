@@ -1,0 +1,17 @@
+//! What every image policy shares: image references, patterns, the workload walker, verdicts,
+//! host access, strict settings and the waPC entry point. A policy crate implements
+//! [`entry::Policy`] and calls [`register_policy!`].
+
+pub mod entry;
+pub mod extract;
+pub mod host;
+pub mod pattern;
+pub mod reference;
+pub mod request;
+pub mod settings;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod testing;
+pub mod verdict;
+pub mod workload;
+
+pub use kubewarden_policy_sdk as kubewarden;

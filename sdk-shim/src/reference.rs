@@ -1,0 +1,500 @@
+//! Image references, read the way the container runtime reads them.
+//!
+//! The grammar is the one of `distribution/reference` (used by containerd, CRI-O and Docker):
+//!
+//! ```text
+//! reference      := name [ ":" tag ] [ "@" digest ]
+//! name           := [ domain "/" ] path
+//! domain         := host [ ":" port ]
+//! host           := domain-name | IPv4 | "[" IPv6 "]"
+//! domain-name    := label ( "." label )*        label := [A-Za-z0-9] ( [A-Za-z0-9-]* [A-Za-z0-9] )?
+//! port           := [0-9]+
+//! path           := component ( "/" component )*
+//! component      := [a-z0-9]+ ( separator [a-z0-9]+ )*
+//! separator      := "." | "_" | "__" | "-"+
+//! tag            := [A-Za-z0-9_] [A-Za-z0-9_.-]{0,127}
+//! digest         := "sha256:" hex{64} | "sha384:" hex{96} | "sha512:" hex{128}   (lowercase hex)
+//! ```
+//!
+//! Normalisation, as Docker and the kubelet do it: the first path component is a registry only
+//! when it contains `.` or `:`, is `localhost`, or has upper-case letters; otherwise the registry
+//! is `docker.io`. `index.docker.io` means `docker.io`, and a one-component Docker Hub name gets
+//! `library/` (`nginx` is `docker.io/library/nginx`). Registry hosts are compared without case, so
+//! they are stored in lower case. The normalised name (registry + "/" + path) is at most 255
+//! characters.
+
+use std::fmt;
+
+pub const DOCKER_HUB: &str = "docker.io";
+const LEGACY_DOCKER_HUB: &str = "index.docker.io";
+const NAME_MAX_LEN: usize = 255;
+const TAG_MAX_LEN: usize = 128;
+
+/// A parsed, normalised image reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRef {
+    registry: String,
+    repository: String,
+    tag: Option<String>,
+    digest: Option<String>,
+}
+
+/// Why a string is not a valid image reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReferenceError {
+    Empty,
+    /// Leading/trailing spaces or other characters no reference can hold.
+    InvalidCharacters,
+    InvalidRegistry(String),
+    InvalidPathComponent(String),
+    Uppercase,
+    HexOnlyName,
+    NameTooLong(usize),
+    InvalidTag(String),
+    InvalidDigest(String),
+    UnsupportedDigestAlgorithm(String),
+}
+
+impl fmt::Display for ReferenceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Empty => write!(f, "the image reference is empty"),
+            Self::InvalidCharacters => write!(f, "the image reference contains whitespace or control characters"),
+            Self::InvalidRegistry(r) => write!(f, "'{r}' is not a valid registry host[:port]"),
+            Self::InvalidPathComponent(c) => write!(
+                f,
+                "repository path component '{c}' is invalid (lowercase letters and digits, separated by '.', '_', '__' or '-')"
+            ),
+            Self::Uppercase => write!(f, "repository name must be lowercase"),
+            Self::HexOnlyName => write!(f, "a repository name cannot be a 64-character hex string (did you mean @sha256:…?)"),
+            Self::NameTooLong(n) => write!(f, "repository name is {n} characters, the limit is {NAME_MAX_LEN}"),
+            Self::InvalidTag(t) => write!(
+                f,
+                "tag '{t}' is invalid (1 to 128 of [A-Za-z0-9_.-], not starting with '.' or '-')"
+            ),
+            Self::InvalidDigest(d) => write!(
+                f,
+                "digest '{d}' is invalid (expected sha256:<64 hex>, sha384:<96 hex> or sha512:<128 hex>, lowercase)"
+            ),
+            Self::UnsupportedDigestAlgorithm(a) => write!(
+                f,
+                "digest algorithm '{a}' is not supported (sha256, sha384 or sha512)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ReferenceError {}
+
+impl ImageRef {
+    /// Parses and normalises `input`.
+    pub fn parse(input: &str) -> Result<Self, ReferenceError> {
+        if input.is_empty() {
+            return Err(ReferenceError::Empty);
+        }
+        if input.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(ReferenceError::InvalidCharacters);
+        }
+        let (rest, digest) = match input.split_once('@') {
+            Some((rest, digest)) => (rest, Some(parse_digest(digest)?)),
+            None => (input, None),
+        };
+        // A ':' after the last '/' starts the tag; one before it belongs to a registry port.
+        let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
+        let (name, tag) = match rest[last_slash..].rfind(':') {
+            Some(i) => {
+                let (name, tag) = rest.split_at(last_slash + i);
+                (name, Some(parse_tag(&tag[1..])?))
+            }
+            None => (rest, None),
+        };
+        if name.is_empty() {
+            return Err(ReferenceError::Empty);
+        }
+        let (registry, path) = split_registry(name)?;
+        if is_hex64(&path) && registry == DOCKER_HUB && !name.contains('/') {
+            return Err(ReferenceError::HexOnlyName);
+        }
+        for component in path.split('/') {
+            check_path_component(component)?;
+        }
+        let full_len = registry.len() + 1 + path.len();
+        if full_len > NAME_MAX_LEN {
+            return Err(ReferenceError::NameTooLong(full_len));
+        }
+        Ok(ImageRef {
+            registry,
+            repository: path,
+            tag,
+            digest,
+        })
+    }
+
+    /// Registry host with optional port, lower case, `docker.io` for Docker Hub.
+    pub fn registry(&self) -> &str {
+        &self.registry
+    }
+
+    /// Repository path inside the registry (`library/nginx`).
+    pub fn repository(&self) -> &str {
+        &self.repository
+    }
+
+    /// The tag as written, if any.
+    pub fn tag(&self) -> Option<&str> {
+        self.tag.as_deref()
+    }
+
+    /// The digest as written (`sha256:…`), if any.
+    pub fn digest(&self) -> Option<&str> {
+        self.digest.as_deref()
+    }
+
+    /// The tag the runtime pulls: the tag as written, `latest` when neither tag nor digest is
+    /// given, and none for a digest-only reference (which is not `latest`).
+    pub fn effective_tag(&self) -> Option<&str> {
+        match (&self.tag, &self.digest) {
+            (Some(tag), _) => Some(tag),
+            (None, None) => Some("latest"),
+            (None, Some(_)) => None,
+        }
+    }
+
+    /// `registry/repository`, e.g. `docker.io/library/nginx`.
+    pub fn name(&self) -> String {
+        format!("{}/{}", self.registry, self.repository)
+    }
+
+    /// The fully-qualified form: `docker.io/library/nginx:latest`, `ghcr.io/a/b@sha256:…`.
+    pub fn fully_qualified(&self) -> String {
+        let mut out = self.name();
+        if let Some(tag) = self.effective_tag() {
+            out.push(':');
+            out.push_str(tag);
+        }
+        if let Some(digest) = &self.digest {
+            out.push('@');
+            out.push_str(digest);
+        }
+        out
+    }
+
+    /// The same reference moved to another registry/repository, keeping tag and digest.
+    pub fn with_name(&self, registry: &str, repository: &str) -> Self {
+        ImageRef {
+            registry: registry.to_ascii_lowercase(),
+            repository: repository.to_string(),
+            tag: self.tag.clone(),
+            digest: self.digest.clone(),
+        }
+    }
+
+    /// The reference as an image string, with only the tag and digest that were written.
+    pub fn to_image_string(&self) -> String {
+        let mut out = self.name();
+        if let Some(tag) = &self.tag {
+            out.push(':');
+            out.push_str(tag);
+        }
+        if let Some(digest) = &self.digest {
+            out.push('@');
+            out.push_str(digest);
+        }
+        out
+    }
+}
+
+impl fmt::Display for ImageRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.fully_qualified())
+    }
+}
+
+/// Splits a name into its normalised registry and repository path.
+fn split_registry(name: &str) -> Result<(String, String), ReferenceError> {
+    let (registry, path) = match name.split_once('/') {
+        Some((first, rest))
+            if first.contains(['.', ':'])
+                || first == "localhost"
+                || first.chars().any(|c| c.is_ascii_uppercase()) =>
+        {
+            check_registry(first)?;
+            (first.to_ascii_lowercase(), rest)
+        }
+        _ => (DOCKER_HUB.to_string(), name),
+    };
+    if path.chars().any(|c| c.is_ascii_uppercase()) {
+        return Err(ReferenceError::Uppercase);
+    }
+    let registry = if registry == LEGACY_DOCKER_HUB {
+        DOCKER_HUB.to_string()
+    } else {
+        registry
+    };
+    let path = if registry == DOCKER_HUB && !path.contains('/') {
+        format!("library/{path}")
+    } else {
+        path.to_string()
+    };
+    Ok((registry, path))
+}
+
+/// Checks `host[:port]`, where host is a DNS name, an IPv4 address or a bracketed IPv6 address.
+pub(crate) fn check_registry(registry: &str) -> Result<(), ReferenceError> {
+    let invalid = || ReferenceError::InvalidRegistry(registry.to_string());
+    let (host, port) = split_host_port(registry).ok_or_else(invalid)?;
+    if let Some(port) = port {
+        if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(invalid());
+        }
+    }
+    let valid_host = if let Some(inner) = host.strip_prefix('[') {
+        inner
+            .strip_suffix(']')
+            .is_some_and(|ip| !ip.is_empty() && ip.bytes().all(|b| b.is_ascii_hexdigit() || b == b':'))
+    } else {
+        !host.is_empty() && host.split('.').all(is_dns_label)
+    };
+    if valid_host {
+        Ok(())
+    } else {
+        Err(invalid())
+    }
+}
+
+/// Splits `host[:port]`; a bracketed IPv6 host keeps its brackets.
+pub(crate) fn split_host_port(registry: &str) -> Option<(&str, Option<&str>)> {
+    if registry.starts_with('[') {
+        let end = registry.find(']')?;
+        let (host, rest) = registry.split_at(end + 1);
+        match rest {
+            "" => Some((host, None)),
+            _ => rest.strip_prefix(':').map(|port| (host, Some(port))),
+        }
+    } else {
+        match registry.split_once(':') {
+            Some((host, port)) => Some((host, Some(port))),
+            None => Some((registry, None)),
+        }
+    }
+}
+
+fn is_dns_label(label: &str) -> bool {
+    let bytes = label.as_bytes();
+    !bytes.is_empty()
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes[bytes.len() - 1].is_ascii_alphanumeric()
+        && bytes.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+}
+
+/// `[a-z0-9]+ ( ( "." | "_" | "__" | "-"+ ) [a-z0-9]+ )*`
+fn check_path_component(component: &str) -> Result<(), ReferenceError> {
+    let invalid = || ReferenceError::InvalidPathComponent(component.to_string());
+    let bytes = component.as_bytes();
+    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    if bytes.is_empty() || !alnum(bytes[0]) || !alnum(bytes[bytes.len() - 1]) {
+        return Err(invalid());
+    }
+    let mut i = 0;
+    while i < bytes.len() {
+        if alnum(bytes[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && !alnum(bytes[i]) {
+            i += 1;
+        }
+        let separator = &component[start..i];
+        let ok = matches!(separator, "." | "_" | "__") || separator.bytes().all(|b| b == b'-');
+        if !ok {
+            return Err(invalid());
+        }
+    }
+    Ok(())
+}
+
+fn parse_tag(tag: &str) -> Result<String, ReferenceError> {
+    let bytes = tag.as_bytes();
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let ok = !bytes.is_empty()
+        && bytes.len() <= TAG_MAX_LEN
+        && word(bytes[0])
+        && bytes.iter().all(|&b| word(b) || b == b'.' || b == b'-');
+    if ok {
+        Ok(tag.to_string())
+    } else {
+        Err(ReferenceError::InvalidTag(tag.to_string()))
+    }
+}
+
+fn parse_digest(digest: &str) -> Result<String, ReferenceError> {
+    let Some((algorithm, hex)) = digest.split_once(':') else {
+        return Err(ReferenceError::InvalidDigest(digest.to_string()));
+    };
+    let expected_len = match algorithm {
+        "sha256" => 64,
+        "sha384" => 96,
+        "sha512" => 128,
+        _ => return Err(ReferenceError::UnsupportedDigestAlgorithm(algorithm.to_string())),
+    };
+    if hex.len() == expected_len && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        Ok(digest.to_string())
+    } else {
+        Err(ReferenceError::InvalidDigest(digest.to_string()))
+    }
+}
+
+fn is_hex64(s: &str) -> bool {
+    let s = s.strip_prefix("library/").unwrap_or(s);
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const D256: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    struct Case {
+        input: &'static str,
+        registry: &'static str,
+        repository: &'static str,
+        tag: Option<&'static str>,
+        digest: bool,
+        effective_tag: Option<&'static str>,
+    }
+
+    const fn ok(
+        input: &'static str,
+        registry: &'static str,
+        repository: &'static str,
+        tag: Option<&'static str>,
+        digest: bool,
+        effective_tag: Option<&'static str>,
+    ) -> Case {
+        Case {
+            input,
+            registry,
+            repository,
+            tag,
+            digest,
+            effective_tag,
+        }
+    }
+
+    #[test]
+    fn valid_references_normalise_like_the_runtime() {
+        let cases = [
+            ok("nginx", "docker.io", "library/nginx", None, false, Some("latest")),
+            ok("nginx:1.25", "docker.io", "library/nginx", Some("1.25"), false, Some("1.25")),
+            ok("library/nginx", "docker.io", "library/nginx", None, false, Some("latest")),
+            ok("docker.io/nginx", "docker.io", "library/nginx", None, false, Some("latest")),
+            ok("index.docker.io/nginx", "docker.io", "library/nginx", None, false, Some("latest")),
+            ok("INDEX.DOCKER.IO/bitnami/redis:7", "docker.io", "bitnami/redis", Some("7"), false, Some("7")),
+            ok("bitnami/redis", "docker.io", "bitnami/redis", None, false, Some("latest")),
+            ok("Docker.IO/nginx", "docker.io", "library/nginx", None, false, Some("latest")),
+            ok("localhost/app", "localhost", "app", None, false, Some("latest")),
+            ok("localhost:5000/app:v1", "localhost:5000", "app", Some("v1"), false, Some("v1")),
+            ok("localhost:5000", "docker.io", "library/localhost", Some("5000"), false, Some("5000")),
+            ok("registry.example.com:5000/team/app", "registry.example.com:5000", "team/app", None, false, Some("latest")),
+            ok("10.0.0.1:5000/app", "10.0.0.1:5000", "app", None, false, Some("latest")),
+            ok("[::1]:5000/app:1", "[::1]:5000", "app", Some("1"), false, Some("1")),
+            ok("[2001:db8::1]/app", "[2001:db8::1]", "app", None, false, Some("latest")),
+            ok("123456789.dkr.ecr.us-east-1.amazonaws.com/team/app:2.0", "123456789.dkr.ecr.us-east-1.amazonaws.com", "team/app", Some("2.0"), false, Some("2.0")),
+            ok("us-docker.pkg.dev/proj/repo/img", "us-docker.pkg.dev", "proj/repo/img", None, false, Some("latest")),
+            ok("gcr.io/google-containers/pause:3.9", "gcr.io", "google-containers/pause", Some("3.9"), false, Some("3.9")),
+            ok("harbor.internal.example.com/dockerhub-cache/library/nginx:1.25", "harbor.internal.example.com", "dockerhub-cache/library/nginx", Some("1.25"), false, Some("1.25")),
+            ok("a/b__c/d-e/f--g/h.i/j_k", "docker.io", "a/b__c/d-e/f--g/h.i/j_k", None, false, Some("latest")),
+            ok("nginx:_tag.With-Caps", "docker.io", "library/nginx", Some("_tag.With-Caps"), false, Some("_tag.With-Caps")),
+            ok("nginx:1.25@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "docker.io", "library/nginx", Some("1.25"), true, Some("1.25")),
+            ok("nginx@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "docker.io", "library/nginx", None, true, None),
+            ok("ghcr.io/a/b@sha512:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "ghcr.io", "a/b", None, true, None),
+            ok("ghcr.io/a/b@sha384:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "ghcr.io", "a/b", None, true, None),
+            // A 64-hex component is fine once it is not the whole name.
+            ok("ghcr.io/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "ghcr.io", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", None, false, Some("latest")),
+        ];
+        for case in cases {
+            let image = ImageRef::parse(case.input).unwrap_or_else(|e| panic!("{}: {e}", case.input));
+            assert_eq!(image.registry(), case.registry, "{}", case.input);
+            assert_eq!(image.repository(), case.repository, "{}", case.input);
+            assert_eq!(image.tag(), case.tag, "{}", case.input);
+            assert_eq!(image.digest().is_some(), case.digest, "{}", case.input);
+            assert_eq!(image.effective_tag(), case.effective_tag, "{}", case.input);
+        }
+    }
+
+    #[test]
+    fn invalid_references_say_why() {
+        let long_name = format!("ghcr.io/{}", "a".repeat(250));
+        let long_tag = format!("nginx:{}", "t".repeat(129));
+        let cases: Vec<(&str, ReferenceError)> = vec![
+            ("", ReferenceError::Empty),
+            (":latest", ReferenceError::Empty),
+            (" nginx", ReferenceError::InvalidCharacters),
+            ("nginx\n", ReferenceError::InvalidCharacters),
+            ("Nginx", ReferenceError::Uppercase),
+            ("ghcr.io/Acme/app", ReferenceError::Uppercase),
+            ("ghcr.io/acme//app", ReferenceError::InvalidPathComponent(String::new())),
+            ("ghcr.io/-acme/app", ReferenceError::InvalidPathComponent("-acme".into())),
+            ("ghcr.io/acme./app", ReferenceError::InvalidPathComponent("acme.".into())),
+            ("ghcr.io/a...b", ReferenceError::InvalidPathComponent("a...b".into())),
+            ("ghcr.io/a___b", ReferenceError::InvalidPathComponent("a___b".into())),
+            ("ghcr.io/a_-b", ReferenceError::InvalidPathComponent("a_-b".into())),
+            ("ghcr.io/", ReferenceError::InvalidPathComponent(String::new())),
+            ("-bad.io/app", ReferenceError::InvalidRegistry("-bad.io".into())),
+            ("bad..io/app", ReferenceError::InvalidRegistry("bad..io".into())),
+            ("bad.io:port/app", ReferenceError::InvalidRegistry("bad.io:port".into())),
+            ("bad.io:/app", ReferenceError::InvalidRegistry("bad.io:".into())),
+            ("[::1/app", ReferenceError::InvalidRegistry("[::1".into())),
+            ("[zz::1]/app", ReferenceError::InvalidRegistry("[zz::1]".into())),
+            ("nginx:", ReferenceError::InvalidTag(String::new())),
+            ("nginx:-1", ReferenceError::InvalidTag("-1".into())),
+            ("nginx:.1", ReferenceError::InvalidTag(".1".into())),
+            ("nginx:a+b", ReferenceError::InvalidTag("a+b".into())),
+            (long_tag.as_str(), ReferenceError::InvalidTag("t".repeat(129))),
+            ("nginx@sha256:abc", ReferenceError::InvalidDigest("sha256:abc".into())),
+            (
+                "nginx@sha256:0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef",
+                ReferenceError::InvalidDigest("sha256:0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef".into()),
+            ),
+            (
+                "nginx@sha512:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+                ReferenceError::InvalidDigest("sha512:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef".into()),
+            ),
+            ("nginx@md5:0123456789abcdef0123456789abcdef", ReferenceError::UnsupportedDigestAlgorithm("md5".into())),
+            ("nginx@0123456789abcdef", ReferenceError::InvalidDigest("0123456789abcdef".into())),
+            ("nginx@sha256:", ReferenceError::InvalidDigest("sha256:".into())),
+            ("nginx@sha256:aa@sha256:bb", ReferenceError::InvalidDigest("sha256:aa@sha256:bb".into())),
+            (
+                "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+                ReferenceError::HexOnlyName,
+            ),
+            (long_name.as_str(), ReferenceError::NameTooLong(258)),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(ImageRef::parse(input), Err(expected), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn printing_forms() {
+        let image = ImageRef::parse("nginx").unwrap();
+        assert_eq!(image.fully_qualified(), "docker.io/library/nginx:latest");
+        assert_eq!(image.to_image_string(), "docker.io/library/nginx");
+        let pinned = ImageRef::parse(&format!("ghcr.io/a/b:1@{D256}")).unwrap();
+        assert_eq!(pinned.fully_qualified(), format!("ghcr.io/a/b:1@{D256}"));
+        let digest_only = ImageRef::parse(&format!("ghcr.io/a/b@{D256}")).unwrap();
+        assert_eq!(digest_only.fully_qualified(), format!("ghcr.io/a/b@{D256}"));
+        let moved = ImageRef::parse("nginx:1.25").unwrap().with_name("harbor.example.com", "cache/library/nginx");
+        assert_eq!(moved.to_image_string(), "harbor.example.com/cache/library/nginx:1.25");
+    }
+
+    #[test]
+    fn errors_read_well() {
+        let err = ImageRef::parse("nginx@sha256:abc").unwrap_err();
+        assert!(err.to_string().contains("sha256:<64 hex>"), "{err}");
+        let err = ImageRef::parse("Nginx").unwrap_err();
+        assert_eq!(err.to_string(), "repository name must be lowercase");
+    }
+}
