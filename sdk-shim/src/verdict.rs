@@ -1,5 +1,6 @@
 //! Findings -> one response: every violation at once, else the mutated object, else accept.
 
+use crate::reference::ImageRef;
 use crate::workload::ContainerRef;
 use kubewarden_policy_sdk::response::ValidationResponse;
 use serde_json::Value;
@@ -22,6 +23,21 @@ impl Verdict {
     pub fn reject(&mut self, container: &ContainerRef, why: impl Display) {
         let image = container.image.unwrap_or("");
         self.violations.push(format!("{container} image '{image}': {why}"));
+    }
+
+    /// Parses the container's image; a missing or invalid one is recorded as a violation.
+    pub fn parse_image(&mut self, container: &ContainerRef) -> Option<ImageRef> {
+        let Some(image) = container.image else {
+            self.violations.push(format!("{container} has no image"));
+            return None;
+        };
+        match ImageRef::parse(image) {
+            Ok(image) => Some(image),
+            Err(e) => {
+                self.reject(container, format_args!("invalid image reference: {e}"));
+                None
+            }
+        }
     }
 
     /// The request as a whole breaks a rule.

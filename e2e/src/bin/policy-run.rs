@@ -1,0 +1,60 @@
+//! `policy-run`: evaluate one request with one policy, like `kwctl run`.
+//!
+//! ```text
+//! policy-run --request-path REQ.json [--settings-json JSON | --settings-path FILE]
+//!            [--digests FILE] [--cluster-state FILE]... POLICY.wasm
+//! ```
+//! Prints the policy's response as JSON. Invalid settings exit with status 2 and the policy's message.
+
+use anyhow::{bail, Context, Result};
+use e2e::{read_json_or_yaml, read_request, HostCapabilities, PolicyModule};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+const USAGE: &str = "usage: policy-run --request-path FILE [--settings-json JSON | --settings-path FILE] \
+[--digests FILE] [--cluster-state FILE]... POLICY.wasm";
+
+fn main() {
+    match run() {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn run() -> Result<i32> {
+    let mut args = std::env::args().skip(1);
+    let (mut request, mut settings, mut policy) = (None, Value::Null, None);
+    let mut capabilities = HostCapabilities::new();
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().with_context(|| format!("{arg} needs a value\n{USAGE}"));
+        match arg.as_str() {
+            "--request-path" | "-r" => request = Some(PathBuf::from(value()?)),
+            "--settings-json" => settings = serde_json::from_str(&value()?).context("--settings-json is not JSON")?,
+            "--settings-path" => settings = read_json_or_yaml(&PathBuf::from(value()?))?,
+            "--digests" => capabilities.load_digests(&PathBuf::from(value()?))?,
+            "--cluster-state" => capabilities.load_resources(&PathBuf::from(value()?))?,
+            "--help" | "-h" => {
+                println!("{USAGE}");
+                return Ok(0);
+            }
+            other if other.starts_with('-') => bail!("unknown option {other}\n{USAGE}"),
+            other => policy = Some(PathBuf::from(other)),
+        }
+    }
+    let policy = policy.context(USAGE)?;
+    let request = read_request(&request.context(USAGE)?)?;
+    let module = PolicyModule::load(&policy)?;
+    let instance = module.instantiate(Arc::new(capabilities))?;
+    let verdict = instance.validate_settings(&settings)?;
+    if !verdict.valid {
+        eprintln!("invalid settings: {}", verdict.message.unwrap_or_default());
+        return Ok(2);
+    }
+    let response = instance.validate(&request, &settings)?;
+    println!("{}", serde_json::to_string_pretty(&response)?);
+    Ok(0)
+}

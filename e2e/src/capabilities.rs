@@ -1,0 +1,104 @@
+//! The host side of the policies' capabilities, answered from fixtures.
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Mutex;
+
+/// What the host knows: image digests and a small "cluster state".
+#[derive(Debug, Default)]
+pub struct HostCapabilities {
+    /// Fully-qualified image reference -> manifest digest.
+    pub digests: BTreeMap<String, String>,
+    /// Kubernetes objects (Secrets, ServiceAccounts, …).
+    pub resources: Vec<Value>,
+    /// Every host call made, as `namespace/operation payload`, for tests to inspect.
+    calls: Mutex<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+struct GetResource {
+    api_version: String,
+    kind: String,
+    name: String,
+    namespace: Option<String>,
+}
+
+impl HostCapabilities {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn with_digest(mut self, image: &str, digest: &str) -> Self {
+        self.digests.insert(image.to_string(), digest.to_string());
+        self
+    }
+
+    pub fn with_resource(mut self, resource: Value) -> Self {
+        self.resources.push(resource);
+        self
+    }
+
+    /// Reads a digests file: a JSON/YAML map of fully-qualified image -> digest.
+    pub fn load_digests(&mut self, path: &Path) -> Result<()> {
+        let map: BTreeMap<String, String> = serde_json::from_value(crate::read_json_or_yaml(path)?)
+            .with_context(|| format!("{}: expected a map of image -> digest", path.display()))?;
+        self.digests.extend(map);
+        Ok(())
+    }
+
+    /// Reads cluster-state objects from a YAML/JSON file: one object, a `List`, or several
+    /// YAML documents.
+    pub fn load_resources(&mut self, path: &Path) -> Result<()> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        for document in serde_yaml::Deserializer::from_str(&text) {
+            let value = Value::deserialize(document).with_context(|| format!("{} is not YAML/JSON", path.display()))?;
+            match value.get("items").and_then(Value::as_array) {
+                Some(items) => self.resources.extend(items.iter().cloned()),
+                None if value.is_object() => self.resources.push(value),
+                None if value.is_null() => {}
+                None => bail!("{}: expected Kubernetes objects", path.display()),
+            }
+        }
+        Ok(())
+    }
+
+    /// The host calls made so far.
+    pub fn calls(&self) -> Vec<String> {
+        self.calls.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    /// Answers one waPC host call.
+    pub fn handle(&self, binding: &str, namespace: &str, operation: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
+        if let Ok(mut calls) = self.calls.lock() {
+            calls.push(format!("{namespace}/{operation} {}", String::from_utf8_lossy(payload)));
+        }
+        match (binding, namespace, operation) {
+            ("kubewarden", "oci", "v1/manifest_digest") => {
+                let image: String = serde_json::from_slice(payload).map_err(|e| format!("bad manifest_digest request: {e}"))?;
+                match self.digests.get(&image) {
+                    Some(digest) => Ok(json!({ "digest": digest }).to_string().into_bytes()),
+                    None => Err(format!("manifest unknown: {image}")),
+                }
+            }
+            ("kubewarden", "kubernetes", "get_resource") => {
+                let req: GetResource = serde_json::from_slice(payload).map_err(|e| format!("bad get_resource request: {e}"))?;
+                let namespace = req.namespace.unwrap_or_default();
+                let field = |r: &Value, p: &str| r.pointer(p).and_then(Value::as_str).unwrap_or("").to_string();
+                self.resources
+                    .iter()
+                    .find(|r| {
+                        field(r, "/apiVersion") == req.api_version
+                            && field(r, "/kind") == req.kind
+                            && field(r, "/metadata/name") == req.name
+                            && field(r, "/metadata/namespace") == namespace
+                    })
+                    .map(|r| r.to_string().into_bytes())
+                    .ok_or_else(|| format!("{} '{}' not found in namespace '{namespace}'", req.kind, req.name))
+            }
+            _ => Err(format!("host capability {binding}/{namespace}/{operation} is not provided")),
+        }
+    }
+}
