@@ -52,9 +52,11 @@ impl HostCapabilities {
     /// Reads cluster-state objects from a YAML/JSON file: one object, a `List`, or several
     /// YAML documents.
     pub fn load_resources(&mut self, path: &Path) -> Result<()> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
         for document in serde_yaml::Deserializer::from_str(&text) {
-            let value = Value::deserialize(document).with_context(|| format!("{} is not YAML/JSON", path.display()))?;
+            let value = Value::deserialize(document)
+                .with_context(|| format!("{} is not YAML/JSON", path.display()))?;
             match value.get("items").and_then(Value::as_array) {
                 Some(items) => self.resources.extend(items.iter().cloned()),
                 None if value.is_object() => self.resources.push(value),
@@ -71,22 +73,38 @@ impl HostCapabilities {
     }
 
     /// Answers one waPC host call.
-    pub fn handle(&self, binding: &str, namespace: &str, operation: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
+    pub fn handle(
+        &self,
+        binding: &str,
+        namespace: &str,
+        operation: &str,
+        payload: &[u8],
+    ) -> Result<Vec<u8>, String> {
         if let Ok(mut calls) = self.calls.lock() {
-            calls.push(format!("{namespace}/{operation} {}", String::from_utf8_lossy(payload)));
+            calls.push(format!(
+                "{namespace}/{operation} {}",
+                String::from_utf8_lossy(payload)
+            ));
         }
         match (binding, namespace, operation) {
             ("kubewarden", "oci", "v1/manifest_digest") => {
-                let image: String = serde_json::from_slice(payload).map_err(|e| format!("bad manifest_digest request: {e}"))?;
+                let image: String = serde_json::from_slice(payload)
+                    .map_err(|e| format!("bad manifest_digest request: {e}"))?;
                 match self.digests.get(&image) {
                     Some(digest) => Ok(json!({ "digest": digest }).to_string().into_bytes()),
                     None => Err(format!("manifest unknown: {image}")),
                 }
             }
             ("kubewarden", "kubernetes", "get_resource") => {
-                let req: GetResource = serde_json::from_slice(payload).map_err(|e| format!("bad get_resource request: {e}"))?;
+                let req: GetResource = serde_json::from_slice(payload)
+                    .map_err(|e| format!("bad get_resource request: {e}"))?;
                 let namespace = req.namespace.unwrap_or_default();
-                let field = |r: &Value, p: &str| r.pointer(p).and_then(Value::as_str).unwrap_or("").to_string();
+                let field = |r: &Value, p: &str| {
+                    r.pointer(p)
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string()
+                };
                 self.resources
                     .iter()
                     .find(|r| {
@@ -96,9 +114,16 @@ impl HostCapabilities {
                             && field(r, "/metadata/namespace") == namespace
                     })
                     .map(|r| r.to_string().into_bytes())
-                    .ok_or_else(|| format!("{} '{}' not found in namespace '{namespace}'", req.kind, req.name))
+                    .ok_or_else(|| {
+                        format!(
+                            "{} '{}' not found in namespace '{namespace}'",
+                            req.kind, req.name
+                        )
+                    })
             }
-            _ => Err(format!("host capability {binding}/{namespace}/{operation} is not provided")),
+            _ => Err(format!(
+                "host capability {binding}/{namespace}/{operation} is not provided"
+            )),
         }
     }
 }

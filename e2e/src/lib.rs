@@ -4,6 +4,7 @@
 //! (`kubewarden`/`oci`/`v1/manifest_digest`) and Kubernetes resources
 //! (`kubewarden`/`kubernetes`/`get_resource`) from fixtures.
 
+pub mod bench;
 mod capabilities;
 
 pub use capabilities::HostCapabilities;
@@ -53,7 +54,8 @@ pub struct SettingsValidation {
 
 impl PolicyModule {
     pub fn load(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read policy {}", path.display()))?;
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("cannot read policy {}", path.display()))?;
         Self::from_bytes(&bytes).with_context(|| format!("cannot load policy {}", path.display()))
     }
 
@@ -70,12 +72,14 @@ impl PolicyModule {
     /// A fresh instance whose host calls are answered by `capabilities`.
     pub fn instantiate(&self, capabilities: Arc<HostCapabilities>) -> Result<PolicyInstance> {
         let engine = self.pre.rehydrate(None).map_err(|e| anyhow!("{e}"))?;
-        let callback = move |_id: u64, binding: &str, namespace: &str, operation: &str, payload: &[u8]| {
-            capabilities
-                .handle(binding, namespace, operation, payload)
-                .map_err(|e| Box::<dyn std::error::Error + Send + Sync>::from(e))
-        };
-        let host = WapcHost::new(Box::new(engine), Some(Box::new(callback))).map_err(|e| anyhow!("{e}"))?;
+        let callback =
+            move |_id: u64, binding: &str, namespace: &str, operation: &str, payload: &[u8]| {
+                capabilities
+                    .handle(binding, namespace, operation, payload)
+                    .map_err(Box::<dyn std::error::Error + Send + Sync>::from)
+            };
+        let host = WapcHost::new(Box::new(engine), Some(Box::new(callback)))
+            .map_err(|e| anyhow!("{e}"))?;
         Ok(PolicyInstance { host })
     }
 }
@@ -114,27 +118,37 @@ impl PolicyInstance {
 pub fn read_request(path: &Path) -> Result<Value> {
     let value = read_json_or_yaml(path)?;
     Ok(match value.get("request") {
-        Some(request) if value.get("kind").and_then(Value::as_str) == Some("AdmissionReview") => request.clone(),
+        Some(request) if value.get("kind").and_then(Value::as_str) == Some("AdmissionReview") => {
+            request.clone()
+        }
         _ => value,
     })
 }
 
 /// Reads one JSON or YAML document.
 pub fn read_json_or_yaml(path: &Path) -> Result<Value> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    serde_yaml::from_str(&text).with_context(|| format!("{} is neither JSON nor YAML", path.display()))
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_yaml::from_str(&text)
+        .with_context(|| format!("{} is neither JSON nor YAML", path.display()))
 }
 
 /// Where the workspace keeps what `cargo run -p xtask -- build` produced.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("e2e sits in the workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("e2e sits in the workspace")
+        .to_path_buf()
 }
 
 /// The annotated `.wasm` of a policy, built by the main job into `dist/`.
 pub fn built_policy(name: &str) -> Result<PathBuf> {
     let path = workspace_root().join("dist").join(format!("{name}.wasm"));
     if !path.exists() {
-        bail!("{} is missing: run `cargo run -p xtask -- build` first", path.display());
+        bail!(
+            "{} is missing: run `cargo run -p xtask -- build` first",
+            path.display()
+        );
     }
     Ok(path)
 }

@@ -12,30 +12,53 @@ const DIGEST: &str = "sha256:9f7a2c1d9f7a2c1d9f7a2c1d9f7a2c1d9f7a2c1d9f7a2c1d9f7
 
 #[test]
 fn speaks_protocol_v1() {
-    assert_eq!(instance(POLICY, HostCapabilities::new()).protocol_version().unwrap(), "v1");
+    assert_eq!(
+        instance(POLICY, HostCapabilities::new())
+            .protocol_version()
+            .unwrap(),
+        "v1"
+    );
 }
 
 #[test]
 fn settings_are_validated_by_the_policy() {
     let policy = instance(POLICY, HostCapabilities::new());
     assert!(policy.validate_settings(&json!({})).unwrap().valid);
-    assert!(policy.validate_settings(&json!({"mutate": true, "exemptImages": ["registry.k8s.io/pause:*"]})).unwrap().valid);
+    assert!(
+        policy
+            .validate_settings(
+                &json!({"mutate": true, "exemptImages": ["registry.k8s.io/pause:*"]})
+            )
+            .unwrap()
+            .valid
+    );
     let cases = [
-        (json!({"mutate": "yes"}), "mutate: invalid type: string \"yes\", expected a boolean"),
-        (json!({"exemptImages": ["pause"]}), "exemptImages[0]: pattern 'pause'"),
+        (
+            json!({"mutate": "yes"}),
+            "mutate: invalid type: string \"yes\", expected a boolean",
+        ),
+        (
+            json!({"exemptImages": ["pause"]}),
+            "exemptImages[0]: pattern 'pause'",
+        ),
         (json!({"pinned": true}), "unknown field `pinned`"),
     ];
     for (settings, expected) in cases {
         let answer = policy.validate_settings(&settings).unwrap();
         assert!(!answer.valid, "{settings}");
-        assert!(answer.message.as_deref().unwrap_or("").contains(expected), "{settings}: {answer:?}");
+        assert!(
+            answer.message.as_deref().unwrap_or("").contains(expected),
+            "{settings}: {answer:?}"
+        );
     }
 }
 
 #[test]
 fn rejects_every_unpinned_image_by_name() {
     let policy = instance(POLICY, HostCapabilities::new());
-    let response = policy.validate(&request(POLICY, "deployment_mixed.json"), &json!({})).unwrap();
+    let response = policy
+        .validate(&request(POLICY, "deployment_mixed.json"), &json!({}))
+        .unwrap();
     assert!(!response.accepted);
     let message = response.message.unwrap();
     assert!(message.starts_with("3 problems"), "{message}");
@@ -46,11 +69,26 @@ fn rejects_every_unpinned_image_by_name() {
 #[test]
 fn accepts_pinned_images_and_ephemeral_exemptions() {
     let policy = instance(POLICY, HostCapabilities::new());
-    assert!(policy.validate(&request(POLICY, "pod_pinned.json"), &json!({})).unwrap().accepted);
+    assert!(
+        policy
+            .validate(&request(POLICY, "pod_pinned.json"), &json!({}))
+            .unwrap()
+            .accepted
+    );
     let exempt = json!({"exemptImages": ["docker.io/library/busybox"]});
-    assert!(policy.validate(&request(POLICY, "ephemeral_unpinned.json"), &exempt).unwrap().accepted);
-    let response = policy.validate(&request(POLICY, "ephemeral_unpinned.json"), &json!({})).unwrap();
-    assert!(response.message.unwrap().contains("ephemeral container 'debugger-abc12'"));
+    assert!(
+        policy
+            .validate(&request(POLICY, "ephemeral_unpinned.json"), &exempt)
+            .unwrap()
+            .accepted
+    );
+    let response = policy
+        .validate(&request(POLICY, "ephemeral_unpinned.json"), &json!({}))
+        .unwrap();
+    assert!(response
+        .message
+        .unwrap()
+        .contains("ephemeral container 'debugger-abc12'"));
 }
 
 #[test]
@@ -61,28 +99,59 @@ fn mutate_resolves_digests_through_the_host() {
             .with_digest("docker.io/library/redis:latest", DIGEST)
             .with_digest("docker.io/library/busybox:1.36", DIGEST),
     );
-    let policy = common::module(POLICY).instantiate(capabilities.clone()).unwrap();
-    let response = policy.validate(&request(POLICY, "deployment_mixed.json"), &json!({"mutate": true})).unwrap();
+    let policy = common::module(POLICY)
+        .instantiate(capabilities.clone())
+        .unwrap();
+    let response = policy
+        .validate(
+            &request(POLICY, "deployment_mixed.json"),
+            &json!({"mutate": true}),
+        )
+        .unwrap();
     assert!(response.accepted, "{:?}", response.message);
     let object = response.mutated_object.expect("a mutated object");
     let spec = &object["spec"]["template"]["spec"];
-    assert_eq!(spec["containers"][0]["image"], format!("nginx:1.25@{DIGEST}"));
-    assert_eq!(spec["containers"][1]["image"], request(POLICY, "deployment_mixed.json")["object"]["spec"]["template"]["spec"]["containers"][1]["image"]);
+    assert_eq!(
+        spec["containers"][0]["image"],
+        format!("nginx:1.25@{DIGEST}")
+    );
+    assert_eq!(
+        spec["containers"][1]["image"],
+        request(POLICY, "deployment_mixed.json")["object"]["spec"]["template"]["spec"]
+            ["containers"][1]["image"]
+    );
     assert_eq!(spec["containers"][2]["image"], format!("redis@{DIGEST}"));
-    assert_eq!(spec["initContainers"][0]["image"], format!("busybox:1.36@{DIGEST}"));
+    assert_eq!(
+        spec["initContainers"][0]["image"],
+        format!("busybox:1.36@{DIGEST}")
+    );
     let calls = capabilities.calls();
     assert_eq!(calls.len(), 3, "{calls:?}");
-    assert!(calls.contains(&"oci/v1/manifest_digest \"docker.io/library/redis:latest\"".to_string()), "{calls:?}");
+    assert!(
+        calls.contains(&"oci/v1/manifest_digest \"docker.io/library/redis:latest\"".to_string()),
+        "{calls:?}"
+    );
 }
 
 #[test]
 fn a_failed_lookup_rejects_naming_the_image_and_the_error() {
     let policy = instance(POLICY, HostCapabilities::new());
-    let response = policy.validate(&request(POLICY, "pod_latest.json"), &json!({"mutate": true})).unwrap();
+    let response = policy
+        .validate(
+            &request(POLICY, "pod_latest.json"),
+            &json!({"mutate": true}),
+        )
+        .unwrap();
     assert!(!response.accepted);
     let message = response.message.unwrap();
-    assert!(message.contains("cannot resolve 'docker.io/library/nginx:latest' to a digest: "), "{message}");
-    assert!(message.ends_with("manifest unknown: docker.io/library/nginx:latest"), "{message}");
+    assert!(
+        message.contains("cannot resolve 'docker.io/library/nginx:latest' to a digest: "),
+        "{message}"
+    );
+    assert!(
+        message.ends_with("manifest unknown: docker.io/library/nginx:latest"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -97,10 +166,18 @@ fn malformed_input_is_rejected_not_trapped() {
     for (payload, expected) in cases {
         let response = policy.validate_raw(payload).unwrap();
         assert!(!response.accepted);
-        assert!(response.message.as_deref().unwrap_or("").contains(expected), "{response:?}");
+        assert!(
+            response.message.as_deref().unwrap_or("").contains(expected),
+            "{response:?}"
+        );
     }
     // The instance still works after bad input.
-    assert!(policy.validate(&request(POLICY, "pod_pinned.json"), &json!({})).unwrap().accepted);
+    assert!(
+        policy
+            .validate(&request(POLICY, "pod_pinned.json"), &json!({}))
+            .unwrap()
+            .accepted
+    );
 }
 
 #[test]
@@ -110,6 +187,11 @@ fn fresh_and_warm_instances_agree() {
     let first = warm.validate(&req, &json!({})).unwrap();
     for _ in 0..3 {
         assert_eq!(warm.validate(&req, &json!({})).unwrap(), first);
-        assert_eq!(instance(POLICY, HostCapabilities::new()).validate(&req, &json!({})).unwrap(), first);
+        assert_eq!(
+            instance(POLICY, HostCapabilities::new())
+                .validate(&req, &json!({}))
+                .unwrap(),
+            first
+        );
     }
 }

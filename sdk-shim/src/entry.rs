@@ -18,14 +18,25 @@ pub trait Policy {
     fn extractors(settings: &Self::Settings) -> &[ImageExtractor];
 
     /// Judges every container of the request.
-    fn evaluate(settings: &Self::Settings, request: &AdmissionRequest, workload: &Workload, host: &dyn Host) -> Verdict;
+    fn evaluate(
+        settings: &Self::Settings,
+        request: &AdmissionRequest,
+        workload: &Workload,
+        host: &dyn Host,
+    ) -> Verdict;
 }
 
 /// The `validate_settings` operation: a `SettingsValidationResponse`.
 pub fn validate_settings<P: Policy>(payload: &[u8]) -> Vec<u8> {
     let response = match decode_settings::<P::Settings>(payload) {
-        Ok(_) => SettingsValidationResponse { valid: true, message: None },
-        Err(message) => SettingsValidationResponse { valid: false, message: Some(message) },
+        Ok(_) => SettingsValidationResponse {
+            valid: true,
+            message: None,
+        },
+        Err(message) => SettingsValidationResponse {
+            valid: false,
+            message: Some(message),
+        },
     };
     serde_json::to_vec(&response).unwrap_or_default()
 }
@@ -42,7 +53,8 @@ pub fn evaluate_payload<P: Policy>(payload: &[u8], host: &dyn Host) -> Validatio
         Ok(payload) => payload,
         Err(e) => return bad_request(format!("cannot read the admission request: {e}")),
     };
-    let settings = match settings_from_value::<P::Settings>(payload.settings.unwrap_or(Value::Null)) {
+    let settings = match settings_from_value::<P::Settings>(payload.settings.unwrap_or(Value::Null))
+    {
         Ok(settings) => settings,
         Err(e) => return bad_request(format!("invalid settings: {e}")),
     };
@@ -73,12 +85,18 @@ macro_rules! register_policy {
         pub extern "C" fn wapc_init() {
             use $crate::kubewarden::wapc_guest::register_function;
             register_function("validate", |payload: &[u8]| {
-                Ok($crate::entry::validate::<$policy>(payload, &$crate::host::WapcHost))
+                Ok($crate::entry::validate::<$policy>(
+                    payload,
+                    &$crate::host::WapcHost,
+                ))
             });
             register_function("validate_settings", |payload: &[u8]| {
                 Ok($crate::entry::validate_settings::<$policy>(payload))
             });
-            register_function("protocol_version", $crate::kubewarden::protocol_version_guest);
+            register_function(
+                "protocol_version",
+                $crate::kubewarden::protocol_version_guest,
+            );
         }
     };
 }

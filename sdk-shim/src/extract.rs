@@ -56,11 +56,15 @@ impl TryFrom<RawExtractor> for ImageExtractor {
             return Err("apiVersion and kind must not be empty".to_string());
         }
         if raw.paths.is_empty() {
-            return Err(format!("paths for {}/{} must list at least one JSONPath", raw.api_version, raw.kind));
+            return Err(format!(
+                "paths for {}/{} must list at least one JSONPath",
+                raw.api_version, raw.kind
+            ));
         }
         let mut paths = Vec::with_capacity(raw.paths.len());
         for path in raw.paths {
-            let segments = parse_path(&path).map_err(|e| format!("path '{path}' is not valid JSONPath: {e}"))?;
+            let segments = parse_path(&path)
+                .map_err(|e| format!("path '{path}' is not valid JSONPath: {e}"))?;
             paths.push((path, segments));
         }
         Ok(ImageExtractor {
@@ -77,7 +81,11 @@ impl ImageExtractor {
     }
 
     /// Adds every container or image the paths select in `object` to `workload`.
-    pub(crate) fn extract<'a>(&self, object: &'a Value, workload: &mut Workload<'a>) -> Result<(), String> {
+    pub(crate) fn extract<'a>(
+        &self,
+        object: &'a Value,
+        workload: &mut Workload<'a>,
+    ) -> Result<(), String> {
         for (path, segments) in &self.paths {
             let mut found = Vec::new();
             select(segments, object, String::new(), &mut found);
@@ -143,7 +151,10 @@ fn parse_path(path: &str) -> Result<Vec<Segment>, String> {
         } else {
             return Err(format!("unexpected '{after}'"));
         };
-        segments.push(Segment { descendant, selectors });
+        segments.push(Segment {
+            descendant,
+            selectors,
+        });
         rest = after;
     }
     Ok(segments)
@@ -152,7 +163,9 @@ fn parse_path(path: &str) -> Result<Vec<Segment>, String> {
 fn parse_name(text: &str) -> Result<(&str, &str), String> {
     let end = text
         .char_indices()
-        .find(|&(i, c)| !(c.is_ascii_alphabetic() || c == '_' || (i > 0 && (c.is_ascii_digit() || c == '-'))))
+        .find(|&(i, c)| {
+            !(c.is_ascii_alphabetic() || c == '_' || (i > 0 && (c.is_ascii_digit() || c == '-')))
+        })
         .map_or(text.len(), |(i, _)| i);
     if end == 0 {
         return Err(format!("expected a member name at '{text}'"));
@@ -208,19 +221,32 @@ fn parse_selector(text: &str) -> Result<(Selector, &str), String> {
         if s.is_empty() {
             Ok(None)
         } else {
-            s.parse().map(Some).map_err(|_| format!("'{s}' is not an integer"))
+            s.parse()
+                .map(Some)
+                .map_err(|_| format!("'{s}' is not an integer"))
         }
     };
     match parts.as_slice() {
-        [index] => Ok((Selector::Index(number(index)?.ok_or("empty selector")?), after)),
+        [index] => Ok((
+            Selector::Index(number(index)?.ok_or("empty selector")?),
+            after,
+        )),
         [start, end] => Ok((Selector::Slice(number(start)?, number(end)?, None), after)),
-        [start, end, step] => Ok((Selector::Slice(number(start)?, number(end)?, number(step)?), after)),
+        [start, end, step] => Ok((
+            Selector::Slice(number(start)?, number(end)?, number(step)?),
+            after,
+        )),
         _ => Err(format!("'{body}' is not a selector")),
     }
 }
 
 /// Collects `(JSON pointer, value)` for every node the segments select, in document order.
-fn select<'a>(segments: &[Segment], value: &'a Value, pointer: String, out: &mut Vec<(String, &'a Value)>) {
+fn select<'a>(
+    segments: &[Segment],
+    value: &'a Value,
+    pointer: String,
+    out: &mut Vec<(String, &'a Value)>,
+) {
     let Some((segment, rest)) = segments.split_first() else {
         out.push((pointer, value));
         return;
@@ -249,8 +275,15 @@ fn descendants<'a>(value: &'a Value, pointer: String, out: &mut Vec<(String, &'a
 
 fn children<'a>(value: &'a Value, pointer: &str) -> Vec<(String, &'a Value)> {
     match value {
-        Value::Object(map) => map.iter().map(|(k, v)| (child_pointer(pointer, k), v)).collect(),
-        Value::Array(list) => list.iter().enumerate().map(|(i, v)| (format!("{pointer}/{i}"), v)).collect(),
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| (child_pointer(pointer, k), v))
+            .collect(),
+        Value::Array(list) => list
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (format!("{pointer}/{i}"), v))
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -261,9 +294,11 @@ fn child_pointer(pointer: &str, key: &str) -> String {
 
 fn apply<'a>(selector: &Selector, value: &'a Value, pointer: &str) -> Vec<(String, &'a Value)> {
     match (selector, value) {
-        (Selector::Name(name), Value::Object(map)) => {
-            map.get(name).map(|v| (child_pointer(pointer, name), v)).into_iter().collect()
-        }
+        (Selector::Name(name), Value::Object(map)) => map
+            .get(name)
+            .map(|v| (child_pointer(pointer, name), v))
+            .into_iter()
+            .collect(),
         (Selector::Wildcard, _) => children(value, pointer),
         (Selector::Index(i), Value::Array(list)) => {
             let index = if *i < 0 { list.len() as i64 + i } else { *i };
@@ -330,7 +365,14 @@ mod tests {
         let found: Vec<(&str, ContainerKind, &str, Option<String>)> = workload
             .containers
             .iter()
-            .map(|c| (c.pointer.as_str(), c.kind, c.image.unwrap(), c.pull_policy_pointer()))
+            .map(|c| {
+                (
+                    c.pointer.as_str(),
+                    c.kind,
+                    c.image.unwrap(),
+                    c.pull_policy_pointer(),
+                )
+            })
             .collect();
         assert_eq!(
             found,
@@ -347,27 +389,42 @@ mod tests {
                     "busybox",
                     Some("/spec/template/spec/initContainers/0/imagePullPolicy".to_string())
                 ),
-                ("/spec/analysisImage", ContainerKind::Custom, "ghcr.io/acme/analysis:1", None),
+                (
+                    "/spec/analysisImage",
+                    ContainerKind::Custom,
+                    "ghcr.io/acme/analysis:1",
+                    None
+                ),
             ]
         );
         assert_eq!(workload.pod_specs.len(), 1);
         assert_eq!(workload.pod_specs[0].pointer, "/spec/template/spec");
-        assert_eq!(workload.containers[2].to_string(), "image at /spec/analysisImage");
+        assert_eq!(
+            workload.containers[2].to_string(),
+            "image at /spec/analysisImage"
+        );
         assert!(workload.pod_spec_of(&workload.containers[2]).is_none());
     }
 
     #[test]
     fn extractors_for_another_kind_do_nothing() {
-        let extractors =
-            [extractor(r#"{"apiVersion":"serving.knative.dev/v1","kind":"Service","paths":["$.spec.x"]}"#).unwrap()];
+        let extractors = [extractor(
+            r#"{"apiVersion":"serving.knative.dev/v1","kind":"Service","paths":["$.spec.x"]}"#,
+        )
+        .unwrap()];
         let request = fixture_request("rollout.json");
-        assert!(Workload::from_request(&request, &extractors).unwrap().containers.is_empty());
+        assert!(Workload::from_request(&request, &extractors)
+            .unwrap()
+            .containers
+            .is_empty());
     }
 
     #[test]
     fn a_path_selecting_a_number_is_an_error() {
-        let extractors =
-            [extractor(r#"{"apiVersion":"argoproj.io/v1alpha1","kind":"Rollout","paths":["$.spec.replicas"]}"#).unwrap()];
+        let extractors = [extractor(
+            r#"{"apiVersion":"argoproj.io/v1alpha1","kind":"Rollout","paths":["$.spec.replicas"]}"#,
+        )
+        .unwrap()];
         let request = fixture_request("rollout.json");
         let err = Workload::from_request(&request, &extractors).unwrap_err();
         assert!(err.contains("selected a number at /spec/replicas"), "{err}");
@@ -376,16 +433,46 @@ mod tests {
     #[test]
     fn bad_extractors_are_refused() {
         let cases = [
-            (r#"{"apiVersion":"a/v1","kind":"K","paths":[]}"#, "at least one JSONPath"),
-            (r#"{"apiVersion":"a/v1","kind":"K","paths":["spec.x"]}"#, "must start with '$'"),
-            (r#"{"apiVersion":"a/v1","kind":"K","paths":["$.spec["]}"#, "not valid JSONPath"),
-            (r#"{"apiVersion":"a/v1","kind":"K","paths":["$.spec[1"]}"#, "expected ',' or ']'"),
-            (r#"{"apiVersion":"a/v1","kind":"K","paths":["$.spec['x]"]}"#, "unterminated string"),
-            (r#"{"apiVersion":"a/v1","kind":"K","paths":["$.spec[a]"]}"#, "'a' is not an integer"),
-            (r#"{"apiVersion":"a/v1","kind":"K","paths":["$spec"]}"#, "unexpected 'spec'"),
-            (r#"{"apiVersion":"a/v1","kind":"K","paths":["$.spec.containers[?@.name=='a']"]}"#, "filter expressions"),
-            (r#"{"apiVersion":"","kind":"K","paths":["$.a"]}"#, "must not be empty"),
-            (r#"{"apiVersion":"a/v1","kind":"K","paths":["$.a"],"extra":1}"#, "unknown field `extra`"),
+            (
+                r#"{"apiVersion":"a/v1","kind":"K","paths":[]}"#,
+                "at least one JSONPath",
+            ),
+            (
+                r#"{"apiVersion":"a/v1","kind":"K","paths":["spec.x"]}"#,
+                "must start with '$'",
+            ),
+            (
+                r#"{"apiVersion":"a/v1","kind":"K","paths":["$.spec["]}"#,
+                "not valid JSONPath",
+            ),
+            (
+                r#"{"apiVersion":"a/v1","kind":"K","paths":["$.spec[1"]}"#,
+                "expected ',' or ']'",
+            ),
+            (
+                r#"{"apiVersion":"a/v1","kind":"K","paths":["$.spec['x]"]}"#,
+                "unterminated string",
+            ),
+            (
+                r#"{"apiVersion":"a/v1","kind":"K","paths":["$.spec[a]"]}"#,
+                "'a' is not an integer",
+            ),
+            (
+                r#"{"apiVersion":"a/v1","kind":"K","paths":["$spec"]}"#,
+                "unexpected 'spec'",
+            ),
+            (
+                r#"{"apiVersion":"a/v1","kind":"K","paths":["$.spec.containers[?@.name=='a']"]}"#,
+                "filter expressions",
+            ),
+            (
+                r#"{"apiVersion":"","kind":"K","paths":["$.a"]}"#,
+                "must not be empty",
+            ),
+            (
+                r#"{"apiVersion":"a/v1","kind":"K","paths":["$.a"],"extra":1}"#,
+                "unknown field `extra`",
+            ),
         ];
         for (json, why) in cases {
             let err = extractor(json).unwrap_err();
@@ -397,7 +484,10 @@ mod tests {
     fn selectors_give_pointers() {
         let doc = serde_json::json!({"a/b": {"c~d": [10, 11, 12, 13]}, "list": [{"x": 1}, {"x": 2}], "deep": {"x": 3}});
         let cases: [(&str, &[&str]); 10] = [
-            ("$[\"a/b\"]['c~d'][ 0 , 2 ]", &["/a~1b/c~0d/0", "/a~1b/c~0d/2"]),
+            (
+                "$[\"a/b\"]['c~d'][ 0 , 2 ]",
+                &["/a~1b/c~0d/0", "/a~1b/c~0d/2"],
+            ),
             ("$['a/b']['c~d'][::2]", &["/a~1b/c~0d/0", "/a~1b/c~0d/2"]),
             ("$..list[*].x", &["/list/0/x", "/list/1/x"]),
             ("$['a/b']['c~d'][3]", &["/a~1b/c~0d/3"]),
@@ -416,7 +506,10 @@ mod tests {
             pointers.sort();
             assert_eq!(pointers, expected.to_vec(), "{path}");
         }
-        assert_eq!(pod_spec_around("/spec/template/spec/containers/2").as_deref(), Some("/spec/template/spec"));
+        assert_eq!(
+            pod_spec_around("/spec/template/spec/containers/2").as_deref(),
+            Some("/spec/template/spec")
+        );
         assert_eq!(pod_spec_around("/spec/sidecars/2"), None);
     }
 }

@@ -9,7 +9,13 @@ pub trait Host {
     fn manifest_digest(&self, image: &str) -> Result<String, String>;
 
     /// A namespaced Kubernetes resource (context-aware policies), as JSON.
-    fn get_resource(&self, api_version: &str, kind: &str, namespace: &str, name: &str) -> Result<Value, String>;
+    fn get_resource(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Value, String>;
 }
 
 /// The `get_resource` request, in the shape Kubewarden's hosts read.
@@ -38,7 +44,13 @@ impl Host for WapcHost {
             .map_err(|e| format!("unreadable answer from the host: {e}"))
     }
 
-    fn get_resource(&self, api_version: &str, kind: &str, namespace: &str, name: &str) -> Result<Value, String> {
+    fn get_resource(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Value, String> {
         let request = GetResourceRequest {
             api_version,
             kind,
@@ -54,12 +66,15 @@ impl Host for WapcHost {
 
 #[cfg(target_arch = "wasm32")]
 fn host_call(namespace: &str, operation: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
-    kubewarden_policy_sdk::wapc_guest::host_call("kubewarden", namespace, operation, payload).map_err(|e| e.to_string())
+    kubewarden_policy_sdk::wapc_guest::host_call("kubewarden", namespace, operation, payload)
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(not(target_arch = "wasm32"))]
 fn host_call(namespace: &str, operation: &str, _payload: &[u8]) -> Result<Vec<u8>, String> {
-    Err(format!("{namespace}/{operation} is only available inside a waPC host"))
+    Err(format!(
+        "{namespace}/{operation} is only available inside a waPC host"
+    ))
 }
 
 /// A host that answers from fixtures, for unit tests and native benchmarks.
@@ -73,12 +88,14 @@ pub struct FixtureHost {
 
 impl FixtureHost {
     pub fn with_digest(mut self, image: &str, digest: &str) -> Self {
-        self.digests.insert(image.to_string(), Ok(digest.to_string()));
+        self.digests
+            .insert(image.to_string(), Ok(digest.to_string()));
         self
     }
 
     pub fn with_failing_digest(mut self, image: &str, error: &str) -> Self {
-        self.digests.insert(image.to_string(), Err(error.to_string()));
+        self.digests
+            .insert(image.to_string(), Err(error.to_string()));
         self
     }
 
@@ -96,7 +113,13 @@ impl Host for FixtureHost {
             .unwrap_or_else(|| Err(format!("manifest unknown: {image}")))
     }
 
-    fn get_resource(&self, api_version: &str, kind: &str, namespace: &str, name: &str) -> Result<Value, String> {
+    fn get_resource(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Value, String> {
         find_resource(&self.resources, api_version, kind, namespace, name)
             .cloned()
             .ok_or_else(|| format!("{kind} '{name}' not found in namespace '{namespace}'"))

@@ -51,7 +51,10 @@ impl RegistryPattern {
         if text.contains("://") {
             return bad("write the registry host without a scheme, e.g. 'ghcr.io/acme'");
         }
-        if text.chars().any(|c| c.is_whitespace() || c.is_control() || c == '@') {
+        if text
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '@')
+        {
             return bad("contains whitespace, a control character or '@'");
         }
         let (registry, path) = match text.split_once('/') {
@@ -61,8 +64,10 @@ impl RegistryPattern {
         let Some((host, port)) = split_host_port(registry) else {
             return bad("the registry part is not host[:port]");
         };
-        let looks_like_host =
-            host.contains('.') || host.starts_with('[') || port.is_some() || host.eq_ignore_ascii_case("localhost");
+        let looks_like_host = host.contains('.')
+            || host.starts_with('[')
+            || port.is_some()
+            || host.eq_ignore_ascii_case("localhost");
         if !looks_like_host {
             return Err(format!(
                 "the first component must be a registry host such as 'docker.io' or 'ghcr.io' \
@@ -75,7 +80,11 @@ impl RegistryPattern {
             return bad("the registry part is not a valid host[:port]");
         }
         let host = host.to_ascii_lowercase();
-        let host = if host == "index.docker.io" { DOCKER_HUB.to_string() } else { host };
+        let host = if host == "index.docker.io" {
+            DOCKER_HUB.to_string()
+        } else {
+            host
+        };
         let host_labels = if host.starts_with('[') {
             vec![host]
         } else {
@@ -120,7 +129,11 @@ impl RegistryPattern {
         } else {
             let labels: Vec<&str> = host.split('.').collect();
             labels.len() == self.host_labels.len()
-                && self.host_labels.iter().zip(&labels).all(|(p, l)| glob_match(p, l))
+                && self
+                    .host_labels
+                    .iter()
+                    .zip(&labels)
+                    .all(|(p, l)| glob_match(p, l))
         };
         let port_matches = match (&self.port, port) {
             (None, None) => true,
@@ -131,7 +144,11 @@ impl RegistryPattern {
         labels_match
             && port_matches
             && segments.len() >= self.segments.len()
-            && self.segments.iter().zip(&segments).all(|(p, s)| glob_match(p, s))
+            && self
+                .segments
+                .iter()
+                .zip(&segments)
+                .all(|(p, s)| glob_match(p, s))
     }
 
     /// The number of repository segments this pattern fixes (used to rewrite the rest of a path).
@@ -173,13 +190,17 @@ impl ImagePattern {
         if let Some(tag) = tag {
             let ok = !tag.is_empty()
                 && tag.len() <= 128
-                && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-*".contains(&b));
+                && tag
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_.-*".contains(&b));
             if !ok {
-                return Err(format!("pattern '{text}': tag glob '{tag}' may hold only [A-Za-z0-9_.-] and '*'"));
+                return Err(format!(
+                    "pattern '{text}': tag glob '{tag}' may hold only [A-Za-z0-9_.-] and '*'"
+                ));
             }
         }
-        let repository =
-            RegistryPattern::parse_reason(repository).map_err(|why| format!("pattern '{text}': {why}"))?;
+        let repository = RegistryPattern::parse_reason(repository)
+            .map_err(|why| format!("pattern '{text}': {why}"))?;
         Ok(ImagePattern {
             text: text.to_string(),
             repository,
@@ -256,7 +277,10 @@ impl<'de> Deserialize<'de> for ImagePattern {
 }
 
 /// Whether any pattern in the list matches.
-pub fn any_matches<'p>(patterns: &'p [RegistryPattern], image: &ImageRef) -> Option<&'p RegistryPattern> {
+pub fn any_matches<'p>(
+    patterns: &'p [RegistryPattern],
+    image: &ImageRef,
+) -> Option<&'p RegistryPattern> {
     patterns.iter().find(|p| p.matches(image))
 }
 
@@ -294,26 +318,62 @@ mod tests {
             ("ghcr.io/acme/", "ghcr.io/acme/app", true),
             ("ghcr.io/acme", "GHCR.io/acme/app", true),
             ("ghcr.io/acme", "ghcr.io.evil.com/acme/app", false),
-            ("*.dkr.ecr.*.amazonaws.com", "123456789.dkr.ecr.us-east-1.amazonaws.com/team/app", true),
-            ("*.dkr.ecr.*.amazonaws.com", "123456789.dkr.ecr.us-east-1.amazonaws.com.evil.com/app", false),
-            ("*.dkr.ecr.*.amazonaws.com", "evil.com/123456789.dkr.ecr.us-east-1.amazonaws.com/app", false),
-            ("*.dkr.ecr.*.amazonaws.com", "a.b.dkr.ecr.us-east-1.amazonaws.com/app", false),
+            (
+                "*.dkr.ecr.*.amazonaws.com",
+                "123456789.dkr.ecr.us-east-1.amazonaws.com/team/app",
+                true,
+            ),
+            (
+                "*.dkr.ecr.*.amazonaws.com",
+                "123456789.dkr.ecr.us-east-1.amazonaws.com.evil.com/app",
+                false,
+            ),
+            (
+                "*.dkr.ecr.*.amazonaws.com",
+                "evil.com/123456789.dkr.ecr.us-east-1.amazonaws.com/app",
+                false,
+            ),
+            (
+                "*.dkr.ecr.*.amazonaws.com",
+                "a.b.dkr.ecr.us-east-1.amazonaws.com/app",
+                false,
+            ),
             ("*.gcr.io", "eu.gcr.io/p/app", true),
             ("*.gcr.io", "gcr.io/p/app", false),
-            ("us-docker.pkg.dev/my-project", "us-docker.pkg.dev/my-project/repo/img", true),
-            ("us-docker.pkg.dev/my-project", "us-docker.pkg.dev/my-project-evil/repo/img", false),
+            (
+                "us-docker.pkg.dev/my-project",
+                "us-docker.pkg.dev/my-project/repo/img",
+                true,
+            ),
+            (
+                "us-docker.pkg.dev/my-project",
+                "us-docker.pkg.dev/my-project-evil/repo/img",
+                false,
+            ),
             ("ghcr.io/acme-*", "ghcr.io/acme-web/app", true),
             ("ghcr.io/acme-*", "ghcr.io/acme/app", false),
             ("ghcr.io/*/app", "ghcr.io/anyone/app", true),
             ("ghcr.io/*/app", "ghcr.io/a/b/app", false),
-            ("harbor.internal.example.com/dockerhub-cache", "harbor.internal.example.com/dockerhub-cache/library/nginx:1.25", true),
-            ("harbor.internal.example.com/dockerhub-cache", "harbor.internal.example.com/other/nginx", false),
+            (
+                "harbor.internal.example.com/dockerhub-cache",
+                "harbor.internal.example.com/dockerhub-cache/library/nginx:1.25",
+                true,
+            ),
+            (
+                "harbor.internal.example.com/dockerhub-cache",
+                "harbor.internal.example.com/other/nginx",
+                false,
+            ),
             ("localhost:5000", "localhost:5000/app", true),
             ("localhost:5000", "localhost:5001/app", false),
             ("localhost:5000", "localhost/app", false),
             ("localhost", "localhost:5000/app", false),
             ("localhost:*", "localhost:5000/app", true),
-            ("registry.example.com", "registry.example.com:443/app", false),
+            (
+                "registry.example.com",
+                "registry.example.com:443/app",
+                false,
+            ),
             ("[::1]:5000", "[::1]:5000/app", true),
             ("10.0.0.1:5000", "10.0.0.1:5000/app", true),
             ("10.0.0.1:5000", "10.0.0.10:5000/app", false),
@@ -329,9 +389,21 @@ mod tests {
         let cases = [
             ("registry.k8s.io/pause:*", "registry.k8s.io/pause:3.9", true),
             ("registry.k8s.io/pause:*", "registry.k8s.io/pause", true),
-            ("registry.k8s.io/pause:3.*", "registry.k8s.io/pause:3.9", true),
-            ("registry.k8s.io/pause:3.*", "registry.k8s.io/pause:4.0", false),
-            ("registry.k8s.io/pause:3.*", "registry.k8s.io/pause-evil:3.9", false),
+            (
+                "registry.k8s.io/pause:3.*",
+                "registry.k8s.io/pause:3.9",
+                true,
+            ),
+            (
+                "registry.k8s.io/pause:3.*",
+                "registry.k8s.io/pause:4.0",
+                false,
+            ),
+            (
+                "registry.k8s.io/pause:3.*",
+                "registry.k8s.io/pause-evil:3.9",
+                false,
+            ),
             ("registry.k8s.io/pause", "registry.k8s.io/pause:3.9", true),
             ("docker.io/library/busybox:latest", "busybox", true),
             ("docker.io/library/busybox:latest", "busybox:1.36", false),

@@ -249,9 +249,9 @@ pub(crate) fn check_registry(registry: &str) -> Result<(), ReferenceError> {
         }
     }
     let valid_host = if let Some(inner) = host.strip_prefix('[') {
-        inner
-            .strip_suffix(']')
-            .is_some_and(|ip| !ip.is_empty() && ip.bytes().all(|b| b.is_ascii_hexdigit() || b == b':'))
+        inner.strip_suffix(']').is_some_and(|ip| {
+            !ip.is_empty() && ip.bytes().all(|b| b.is_ascii_hexdigit() || b == b':')
+        })
     } else {
         !host.is_empty() && host.split('.').all(is_dns_label)
     };
@@ -284,7 +284,9 @@ fn is_dns_label(label: &str) -> bool {
     !bytes.is_empty()
         && bytes[0].is_ascii_alphanumeric()
         && bytes[bytes.len() - 1].is_ascii_alphanumeric()
-        && bytes.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
 }
 
 /// `[a-z0-9]+ ( ( "." | "_" | "__" | "-"+ ) [a-z0-9]+ )*`
@@ -336,9 +338,17 @@ fn parse_digest(digest: &str) -> Result<String, ReferenceError> {
         "sha256" => 64,
         "sha384" => 96,
         "sha512" => 128,
-        _ => return Err(ReferenceError::UnsupportedDigestAlgorithm(algorithm.to_string())),
+        _ => {
+            return Err(ReferenceError::UnsupportedDigestAlgorithm(
+                algorithm.to_string(),
+            ))
+        }
     };
-    if hex.len() == expected_len && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+    if hex.len() == expected_len
+        && hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
         Ok(digest.to_string())
     } else {
         Err(ReferenceError::InvalidDigest(digest.to_string()))
@@ -347,7 +357,9 @@ fn parse_digest(digest: &str) -> Result<String, ReferenceError> {
 
 fn is_hex64(s: &str) -> bool {
     let s = s.strip_prefix("library/").unwrap_or(s);
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 #[cfg(test)]
@@ -415,7 +427,8 @@ mod tests {
             ok("ghcr.io/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "ghcr.io", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", None, false, Some("latest")),
         ];
         for case in cases {
-            let image = ImageRef::parse(case.input).unwrap_or_else(|e| panic!("{}: {e}", case.input));
+            let image =
+                ImageRef::parse(case.input).unwrap_or_else(|e| panic!("{}: {e}", case.input));
             assert_eq!(image.registry(), case.registry, "{}", case.input);
             assert_eq!(image.repository(), case.repository, "{}", case.input);
             assert_eq!(image.tag(), case.tag, "{}", case.input);
@@ -435,37 +448,97 @@ mod tests {
             ("nginx\n", ReferenceError::InvalidCharacters),
             ("Nginx", ReferenceError::Uppercase),
             ("ghcr.io/Acme/app", ReferenceError::Uppercase),
-            ("ghcr.io/acme//app", ReferenceError::InvalidPathComponent(String::new())),
-            ("ghcr.io/-acme/app", ReferenceError::InvalidPathComponent("-acme".into())),
-            ("ghcr.io/acme./app", ReferenceError::InvalidPathComponent("acme.".into())),
-            ("ghcr.io/a...b", ReferenceError::InvalidPathComponent("a...b".into())),
-            ("ghcr.io/a___b", ReferenceError::InvalidPathComponent("a___b".into())),
-            ("ghcr.io/a_-b", ReferenceError::InvalidPathComponent("a_-b".into())),
-            ("ghcr.io/", ReferenceError::InvalidPathComponent(String::new())),
-            ("-bad.io/app", ReferenceError::InvalidRegistry("-bad.io".into())),
-            ("bad..io/app", ReferenceError::InvalidRegistry("bad..io".into())),
-            ("bad.io:port/app", ReferenceError::InvalidRegistry("bad.io:port".into())),
-            ("bad.io:/app", ReferenceError::InvalidRegistry("bad.io:".into())),
+            (
+                "ghcr.io/acme//app",
+                ReferenceError::InvalidPathComponent(String::new()),
+            ),
+            (
+                "ghcr.io/-acme/app",
+                ReferenceError::InvalidPathComponent("-acme".into()),
+            ),
+            (
+                "ghcr.io/acme./app",
+                ReferenceError::InvalidPathComponent("acme.".into()),
+            ),
+            (
+                "ghcr.io/a...b",
+                ReferenceError::InvalidPathComponent("a...b".into()),
+            ),
+            (
+                "ghcr.io/a___b",
+                ReferenceError::InvalidPathComponent("a___b".into()),
+            ),
+            (
+                "ghcr.io/a_-b",
+                ReferenceError::InvalidPathComponent("a_-b".into()),
+            ),
+            (
+                "ghcr.io/",
+                ReferenceError::InvalidPathComponent(String::new()),
+            ),
+            (
+                "-bad.io/app",
+                ReferenceError::InvalidRegistry("-bad.io".into()),
+            ),
+            (
+                "bad..io/app",
+                ReferenceError::InvalidRegistry("bad..io".into()),
+            ),
+            (
+                "bad.io:port/app",
+                ReferenceError::InvalidRegistry("bad.io:port".into()),
+            ),
+            (
+                "bad.io:/app",
+                ReferenceError::InvalidRegistry("bad.io:".into()),
+            ),
             ("[::1/app", ReferenceError::InvalidRegistry("[::1".into())),
-            ("[zz::1]/app", ReferenceError::InvalidRegistry("[zz::1]".into())),
+            (
+                "[zz::1]/app",
+                ReferenceError::InvalidRegistry("[zz::1]".into()),
+            ),
             ("nginx:", ReferenceError::InvalidTag(String::new())),
             ("nginx:-1", ReferenceError::InvalidTag("-1".into())),
             ("nginx:.1", ReferenceError::InvalidTag(".1".into())),
             ("nginx:a+b", ReferenceError::InvalidTag("a+b".into())),
-            (long_tag.as_str(), ReferenceError::InvalidTag("t".repeat(129))),
-            ("nginx@sha256:abc", ReferenceError::InvalidDigest("sha256:abc".into())),
+            (
+                long_tag.as_str(),
+                ReferenceError::InvalidTag("t".repeat(129)),
+            ),
+            (
+                "nginx@sha256:abc",
+                ReferenceError::InvalidDigest("sha256:abc".into()),
+            ),
             (
                 "nginx@sha256:0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef",
-                ReferenceError::InvalidDigest("sha256:0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef".into()),
+                ReferenceError::InvalidDigest(
+                    "sha256:0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef"
+                        .into(),
+                ),
             ),
             (
                 "nginx@sha512:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-                ReferenceError::InvalidDigest("sha512:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef".into()),
+                ReferenceError::InvalidDigest(
+                    "sha512:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+                        .into(),
+                ),
             ),
-            ("nginx@md5:0123456789abcdef0123456789abcdef", ReferenceError::UnsupportedDigestAlgorithm("md5".into())),
-            ("nginx@0123456789abcdef", ReferenceError::InvalidDigest("0123456789abcdef".into())),
-            ("nginx@sha256:", ReferenceError::InvalidDigest("sha256:".into())),
-            ("nginx@sha256:aa@sha256:bb", ReferenceError::InvalidDigest("sha256:aa@sha256:bb".into())),
+            (
+                "nginx@md5:0123456789abcdef0123456789abcdef",
+                ReferenceError::UnsupportedDigestAlgorithm("md5".into()),
+            ),
+            (
+                "nginx@0123456789abcdef",
+                ReferenceError::InvalidDigest("0123456789abcdef".into()),
+            ),
+            (
+                "nginx@sha256:",
+                ReferenceError::InvalidDigest("sha256:".into()),
+            ),
+            (
+                "nginx@sha256:aa@sha256:bb",
+                ReferenceError::InvalidDigest("sha256:aa@sha256:bb".into()),
+            ),
             (
                 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
                 ReferenceError::HexOnlyName,
@@ -486,8 +559,13 @@ mod tests {
         assert_eq!(pinned.fully_qualified(), format!("ghcr.io/a/b:1@{D256}"));
         let digest_only = ImageRef::parse(&format!("ghcr.io/a/b@{D256}")).unwrap();
         assert_eq!(digest_only.fully_qualified(), format!("ghcr.io/a/b@{D256}"));
-        let moved = ImageRef::parse("nginx:1.25").unwrap().with_name("harbor.example.com", "cache/library/nginx");
-        assert_eq!(moved.to_image_string(), "harbor.example.com/cache/library/nginx:1.25");
+        let moved = ImageRef::parse("nginx:1.25")
+            .unwrap()
+            .with_name("harbor.example.com", "cache/library/nginx");
+        assert_eq!(
+            moved.to_image_string(),
+            "harbor.example.com/cache/library/nginx:1.25"
+        );
     }
 
     #[test]

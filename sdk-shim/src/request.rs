@@ -53,6 +53,10 @@ impl AdmissionRequest {
         self.namespace
             .as_deref()
             .filter(|ns| !ns.is_empty())
-            .or_else(|| self.object.pointer("/metadata/namespace").and_then(Value::as_str))
+            .or_else(|| {
+                self.object
+                    .pointer("/metadata/namespace")
+                    .and_then(Value::as_str)
+            })
     }
 }

@@ -16,7 +16,8 @@ pub fn decode_settings<S: PolicySettings>(payload: &[u8]) -> Result<S, String> {
     if payload.iter().all(u8::is_ascii_whitespace) {
         return Ok(S::default());
     }
-    let value: Value = serde_json::from_slice(payload).map_err(|e| format!("settings are not valid JSON: {}", strip_position(&e)))?;
+    let value: Value = serde_json::from_slice(payload)
+        .map_err(|e| format!("settings are not valid JSON: {}", strip_position(&e)))?;
     settings_from_value(value)
 }
 
@@ -75,11 +76,26 @@ mod tests {
     #[test]
     fn errors_name_the_field() {
         let cases = [
-            (r#"{"mutat": true}"#, "mutat: unknown field `mutat`, expected `mutate` or `allow`"),
-            (r#"{"mutate": "yes"}"#, "mutate: invalid type: string \"yes\", expected a boolean"),
-            (r#"{"allow": ["ghcr.io", "nginx"]}"#, "allow[1]: pattern 'nginx': the first component"),
-            (r#"{"allow": "ghcr.io"}"#, "allow: invalid type: string \"ghcr.io\", expected a sequence"),
-            (r#"{"mutate": true}"#, "allow: must not be empty when mutate is true"),
+            (
+                r#"{"mutat": true}"#,
+                "mutat: unknown field `mutat`, expected `mutate` or `allow`",
+            ),
+            (
+                r#"{"mutate": "yes"}"#,
+                "mutate: invalid type: string \"yes\", expected a boolean",
+            ),
+            (
+                r#"{"allow": ["ghcr.io", "nginx"]}"#,
+                "allow[1]: pattern 'nginx': the first component",
+            ),
+            (
+                r#"{"allow": "ghcr.io"}"#,
+                "allow: invalid type: string \"ghcr.io\", expected a sequence",
+            ),
+            (
+                r#"{"mutate": true}"#,
+                "allow: must not be empty when mutate is true",
+            ),
             (r#"[1]"#, "settings must be an object"),
             (r#"{"#, "settings are not valid JSON"),
         ];

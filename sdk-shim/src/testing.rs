@@ -10,8 +10,10 @@ use std::path::Path;
 
 /// Reads a JSON file holding an `AdmissionReview` or just its `request`.
 pub fn read_request_value(path: &Path) -> Value {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let value: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()));
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let value: Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()));
     match value.get("request") {
         Some(request) => request.clone(),
         None => value,
@@ -19,7 +21,11 @@ pub fn read_request_value(path: &Path) -> Value {
 }
 
 /// Runs a policy natively on a fixture request with settings, as the waPC entry point would.
-pub fn run_policy<P: Policy>(request_file: &Path, settings: Value, host: &dyn Host) -> ValidationResponse {
+pub fn run_policy<P: Policy>(
+    request_file: &Path,
+    settings: Value,
+    host: &dyn Host,
+) -> ValidationResponse {
     let payload = json!({ "request": read_request_value(request_file), "settings": settings });
     evaluate_payload::<P>(payload.to_string().as_bytes(), host)
 }
@@ -27,6 +33,8 @@ pub fn run_policy<P: Policy>(request_file: &Path, settings: Value, host: &dyn Ho
 /// A request fixture of this crate's `test_data/`.
 #[cfg(test)]
 pub(crate) fn fixture_request(name: &str) -> AdmissionRequest {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("test_data")
+        .join(name);
     serde_json::from_value(read_request_value(&path)).unwrap_or_else(|e| panic!("{name}: {e}"))
 }

@@ -22,7 +22,8 @@ impl Verdict {
     /// A container breaks a rule: `container 'web' (/spec/containers/0) image 'nginx': <why>`.
     pub fn reject(&mut self, container: &ContainerRef, why: impl Display) {
         let image = container.image.unwrap_or("");
-        self.violations.push(format!("{container} image '{image}': {why}"));
+        self.violations
+            .push(format!("{container} image '{image}': {why}"));
     }
 
     /// Parses the container's image; a missing or invalid one is recorded as a violation.
@@ -147,7 +148,10 @@ mod tests {
         verdict.patch("/a".into(), json!(1));
         let response = verdict.into_response(&json!({}));
         assert!(!response.accepted);
-        assert_eq!(response.message.as_deref(), Some("2 problems: (1) first; (2) second"));
+        assert_eq!(
+            response.message.as_deref(),
+            Some("2 problems: (1) first; (2) second")
+        );
         assert!(response.mutated_object.is_none());
     }
 
@@ -155,14 +159,19 @@ mod tests {
     fn patches_build_the_mutated_object() {
         let mut verdict = Verdict::new();
         verdict.patch("/spec/containers/0/image".into(), json!("nginx@sha256:x"));
-        verdict.patch("/spec/containers/0/imagePullPolicy".into(), json!("IfNotPresent"));
+        verdict.patch(
+            "/spec/containers/0/imagePullPolicy".into(),
+            json!("IfNotPresent"),
+        );
         verdict.warn("note");
         let object = json!({"spec": {"containers": [{"image": "nginx"}]}});
         let response = verdict.into_response(&object);
         assert!(response.accepted);
         assert_eq!(
             response.mutated_object,
-            Some(json!({"spec": {"containers": [{"image": "nginx@sha256:x", "imagePullPolicy": "IfNotPresent"}]}}))
+            Some(
+                json!({"spec": {"containers": [{"image": "nginx@sha256:x", "imagePullPolicy": "IfNotPresent"}]}})
+            )
         );
         assert_eq!(response.warnings, Some(vec!["note".to_string()]));
     }
@@ -170,8 +179,12 @@ mod tests {
     #[test]
     fn pointers_that_lead_nowhere_are_errors() {
         let mut root = json!({"a": [1]});
-        assert!(set_pointer(&mut root, "/b/c", json!(1)).unwrap_err().contains("'/b' does not exist"));
-        assert!(set_pointer(&mut root, "/a/5", json!(1)).unwrap_err().contains("out of range"));
+        assert!(set_pointer(&mut root, "/b/c", json!(1))
+            .unwrap_err()
+            .contains("'/b' does not exist"));
+        assert!(set_pointer(&mut root, "/a/5", json!(1))
+            .unwrap_err()
+            .contains("out of range"));
         set_pointer(&mut root, "/a/1", json!(2)).unwrap();
         set_pointer(&mut root, "/x~1y", json!(3)).unwrap();
         assert_eq!(root, json!({"a": [1, 2], "x/y": 3}));
@@ -180,6 +193,8 @@ mod tests {
     #[test]
     fn nothing_found_accepts() {
         let response = Verdict::new().into_response(&json!({}));
-        assert!(response.accepted && response.message.is_none() && response.mutated_object.is_none());
+        assert!(
+            response.accepted && response.message.is_none() && response.mutated_object.is_none()
+        );
     }
 }

@@ -36,7 +36,10 @@ impl ContainerKind {
 
     /// The kind of container a pod-spec list field holds.
     pub(crate) fn from_field(field: &str) -> Option<Self> {
-        Self::FIELDS.iter().find(|(f, _)| *f == field).map(|(_, kind)| *kind)
+        Self::FIELDS
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, kind)| *kind)
     }
 
     fn label(self) -> &'static str {
@@ -83,7 +86,8 @@ impl ContainerRef<'_> {
 
     /// Where `imagePullPolicy` lives, when this is a container object.
     pub fn pull_policy_pointer(&self) -> Option<String> {
-        self.is_object.then(|| format!("{}/imagePullPolicy", self.pointer))
+        self.is_object
+            .then(|| format!("{}/imagePullPolicy", self.pointer))
     }
 }
 
@@ -92,7 +96,9 @@ impl fmt::Display for ContainerRef<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self.kind, self.name) {
             (_, Some(name)) => write!(f, "{} '{}' ({})", self.kind.label(), name, self.pointer),
-            (ContainerKind::Custom, None) if !self.is_object => write!(f, "image at {}", self.pointer),
+            (ContainerKind::Custom, None) if !self.is_object => {
+                write!(f, "image at {}", self.pointer)
+            }
             (kind, None) => write!(f, "{} at {}", kind.label(), self.pointer),
         }
     }
@@ -133,7 +139,10 @@ pub const KNOWN_KINDS: [&str; 9] = [
 
 impl<'a> Workload<'a> {
     /// Finds every container in the request. An error means the request is malformed.
-    pub fn from_request(request: &'a AdmissionRequest, extractors: &[ImageExtractor]) -> Result<Self, String> {
+    pub fn from_request(
+        request: &'a AdmissionRequest,
+        extractors: &[ImageExtractor],
+    ) -> Result<Self, String> {
         let mut workload = Workload::default();
         if matches!(request.operation.as_str(), "DELETE" | "CONNECT") {
             return Ok(workload);
@@ -155,7 +164,10 @@ impl<'a> Workload<'a> {
         }
         let api_version = kind.api_version();
         let mut matched = false;
-        for extractor in extractors.iter().filter(|e| e.applies_to(&api_version, &kind.kind)) {
+        for extractor in extractors
+            .iter()
+            .filter(|e| e.applies_to(&api_version, &kind.kind))
+        {
             if !matched {
                 check_is_object(&request.object, "")?;
                 matched = true;
@@ -165,7 +177,12 @@ impl<'a> Workload<'a> {
         Ok(workload)
     }
 
-    fn add_pod_spec(&mut self, pointer: String, spec: &'a Value, only_ephemeral: bool) -> Result<(), String> {
+    fn add_pod_spec(
+        &mut self,
+        pointer: String,
+        spec: &'a Value,
+        only_ephemeral: bool,
+    ) -> Result<(), String> {
         check_is_object(spec, &pointer)?;
         let index = self.pod_specs.len();
         for (field, kind) in ContainerKind::FIELDS {
@@ -173,7 +190,9 @@ impl<'a> Workload<'a> {
                 continue;
             }
             let list_pointer = format!("{pointer}/{field}");
-            let Some(list) = spec.get(field) else { continue };
+            let Some(list) = spec.get(field) else {
+                continue;
+            };
             let list = match list {
                 Value::Null => continue,
                 Value::Array(list) => list,
@@ -244,8 +263,15 @@ fn check_is_object(value: &Value, pointer: &str) -> Result<(), String> {
     if value.is_object() {
         Ok(())
     } else {
-        let at = if pointer.is_empty() { "the request object" } else { pointer };
-        Err(format!("{at} must be an object, found {}", type_name(value)))
+        let at = if pointer.is_empty() {
+            "the request object"
+        } else {
+            pointer
+        };
+        Err(format!(
+            "{at} must be an object, found {}",
+            type_name(value)
+        ))
     }
 }
 
@@ -269,56 +295,102 @@ mod tests {
     #[test]
     fn every_kind_and_container_kind_is_walked() {
         use ContainerKind::*;
-        let cases: [(&str, &[(&str, ContainerKind, &str)]); 11] = [
+        type Expected = &'static [(&'static str, ContainerKind, &'static str)];
+        let cases: [(&str, Expected); 11] = [
             (
                 "pod_all_container_kinds.json",
                 &[
                     ("/spec/containers/0", Container, "nginx:1.25"),
                     ("/spec/containers/1", Container, "ghcr.io/acme/sidecar:2"),
                     ("/spec/initContainers/0", InitContainer, "busybox"),
-                    ("/spec/ephemeralContainers/0", EphemeralContainer, "busybox:1.36"),
+                    (
+                        "/spec/ephemeralContainers/0",
+                        EphemeralContainer,
+                        "busybox:1.36",
+                    ),
                 ],
             ),
             (
                 "pod_ephemeral_subresource.json",
-                &[("/spec/ephemeralContainers/0", EphemeralContainer, "busybox:latest")],
+                &[(
+                    "/spec/ephemeralContainers/0",
+                    EphemeralContainer,
+                    "busybox:latest",
+                )],
             ),
             (
                 "deployment_three_containers_one_init.json",
                 &[
                     ("/spec/template/spec/containers/0", Container, "nginx:1.25"),
-                    ("/spec/template/spec/containers/1", Container, "ghcr.io/acme/api:main"),
+                    (
+                        "/spec/template/spec/containers/1",
+                        Container,
+                        "ghcr.io/acme/api:main",
+                    ),
                     ("/spec/template/spec/containers/2", Container, "redis"),
-                    ("/spec/template/spec/initContainers/0", InitContainer, "busybox:1.36"),
+                    (
+                        "/spec/template/spec/initContainers/0",
+                        InitContainer,
+                        "busybox:1.36",
+                    ),
                 ],
             ),
-            ("replicaset.json", &[("/spec/template/spec/containers/0", Container, "nginx:1.25")]),
-            ("statefulset.json", &[("/spec/template/spec/containers/0", Container, "postgres:16")]),
+            (
+                "replicaset.json",
+                &[("/spec/template/spec/containers/0", Container, "nginx:1.25")],
+            ),
+            (
+                "statefulset.json",
+                &[("/spec/template/spec/containers/0", Container, "postgres:16")],
+            ),
             (
                 "daemonset.json",
                 &[
-                    ("/spec/template/spec/containers/0", Container, "fluent/fluent-bit:3.0"),
-                    ("/spec/template/spec/initContainers/0", InitContainer, "busybox"),
+                    (
+                        "/spec/template/spec/containers/0",
+                        Container,
+                        "fluent/fluent-bit:3.0",
+                    ),
+                    (
+                        "/spec/template/spec/initContainers/0",
+                        InitContainer,
+                        "busybox",
+                    ),
                 ],
             ),
             (
                 "replicationcontroller.json",
                 &[("/spec/template/spec/containers/0", Container, "nginx")],
             ),
-            ("job.json", &[("/spec/template/spec/containers/0", Container, "perl:5.34")]),
+            (
+                "job.json",
+                &[("/spec/template/spec/containers/0", Container, "perl:5.34")],
+            ),
             (
                 "cronjob_init_unpinned.json",
                 &[
-                    ("/spec/jobTemplate/spec/template/spec/containers/0", Container, "busybox:1.36"),
-                    ("/spec/jobTemplate/spec/template/spec/initContainers/0", InitContainer, "alpine"),
+                    (
+                        "/spec/jobTemplate/spec/template/spec/containers/0",
+                        Container,
+                        "busybox:1.36",
+                    ),
+                    (
+                        "/spec/jobTemplate/spec/template/spec/initContainers/0",
+                        InitContainer,
+                        "alpine",
+                    ),
                 ],
             ),
-            ("podtemplate.json", &[("/template/spec/containers/0", Container, "nginx:1.25")]),
+            (
+                "podtemplate.json",
+                &[("/template/spec/containers/0", Container, "nginx:1.25")],
+            ),
             ("pod_delete.json", &[]),
         ];
         for (fixture, expected) in cases {
             let request = fixture_request(fixture);
-            let workload = Workload::from_request(&request, &[]).unwrap_or_else(|e| panic!("{fixture}: {e}"));
+            let workload =
+                Workload::from_request(&request, &[]).unwrap_or_else(|e| panic!("{fixture}: {e}"));
             let found: Vec<(&str, ContainerKind, &str)> = workload
                 .containers
                 .iter()
@@ -326,7 +398,9 @@ mod tests {
                 .collect();
             assert_eq!(found, expected.to_vec(), "{fixture}");
             for container in &workload.containers {
-                let spec = workload.pod_spec_of(container).expect("built-in containers have a pod spec");
+                let spec = workload
+                    .pod_spec_of(container)
+                    .expect("built-in containers have a pod spec");
                 assert!(container.pointer.starts_with(&spec.pointer), "{fixture}");
             }
         }
@@ -334,7 +408,11 @@ mod tests {
 
     #[test]
     fn unknown_kinds_and_other_subresources_have_no_containers() {
-        for fixture in ["unknown_kind.json", "pod_status_subresource.json", "deployment_other_group.json"] {
+        for fixture in [
+            "unknown_kind.json",
+            "pod_status_subresource.json",
+            "deployment_other_group.json",
+        ] {
             let request = fixture_request(fixture);
             let workload = Workload::from_request(&request, &[]).unwrap();
             assert!(workload.containers.is_empty(), "{fixture}");
@@ -344,9 +422,18 @@ mod tests {
     #[test]
     fn malformed_objects_are_errors() {
         let cases = [
-            ("pod_containers_not_a_list.json", "/spec/containers must be a list of containers"),
-            ("pod_container_not_object.json", "/spec/containers/0 must be an object, found a string"),
-            ("pod_object_missing.json", "the request object must be an object, found null"),
+            (
+                "pod_containers_not_a_list.json",
+                "/spec/containers must be a list of containers",
+            ),
+            (
+                "pod_container_not_object.json",
+                "/spec/containers/0 must be an object, found a string",
+            ),
+            (
+                "pod_object_missing.json",
+                "the request object must be an object, found null",
+            ),
         ];
         for (fixture, expected) in cases {
             let request = fixture_request(fixture);
@@ -362,8 +449,14 @@ mod tests {
         let names: Vec<String> = workload.containers.iter().map(|c| c.to_string()).collect();
         assert_eq!(names[0], "container 'web' (/spec/containers/0)");
         assert_eq!(names[2], "init container 'setup' (/spec/initContainers/0)");
-        assert_eq!(names[3], "ephemeral container 'debugger' (/spec/ephemeralContainers/0)");
-        assert_eq!(workload.containers[0].image_pointer(), "/spec/containers/0/image");
+        assert_eq!(
+            names[3],
+            "ephemeral container 'debugger' (/spec/ephemeralContainers/0)"
+        );
+        assert_eq!(
+            workload.containers[0].image_pointer(),
+            "/spec/containers/0/image"
+        );
         assert_eq!(
             workload.containers[0].pull_policy_pointer().as_deref(),
             Some("/spec/containers/0/imagePullPolicy")

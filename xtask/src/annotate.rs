@@ -51,7 +51,9 @@ pub fn find_custom_section<'a>(module: &'a [u8], name: &str) -> Result<Option<&'
         pos += 1;
         let size = read_leb128(module, &mut pos)? as usize;
         let end = pos.checked_add(size).filter(|&e| e <= module.len());
-        let Some(end) = end else { bail!("truncated section at byte {pos}") };
+        let Some(end) = end else {
+            bail!("truncated section at byte {pos}")
+        };
         if id == 0 {
             let mut name_pos = pos;
             let name_len = read_leb128(module, &mut name_pos)? as usize;
@@ -80,7 +82,9 @@ fn write_leb128(out: &mut Vec<u8>, mut value: u32) {
 fn read_leb128(bytes: &[u8], pos: &mut usize) -> Result<u32> {
     let mut result = 0u32;
     for shift in (0..35).step_by(7) {
-        let Some(&byte) = bytes.get(*pos) else { bail!("truncated LEB128 at byte {pos}") };
+        let Some(&byte) = bytes.get(*pos) else {
+            bail!("truncated LEB128 at byte {pos}")
+        };
         *pos += 1;
         result |= u32::from(byte & 0x7f) << shift;
         if byte & 0x80 == 0 {
@@ -99,9 +103,14 @@ mod tests {
         let module = b"\0asm\x01\0\0\0".to_vec();
         let metadata = json!({"mutating": false, "big": "x".repeat(300)});
         let annotated = annotate(&module, &metadata).unwrap();
-        let section = find_custom_section(&annotated, METADATA_SECTION).unwrap().unwrap();
+        let section = find_custom_section(&annotated, METADATA_SECTION)
+            .unwrap()
+            .unwrap();
         assert_eq!(serde_json::from_slice::<Value>(section).unwrap(), metadata);
-        assert!(annotate(&annotated, &metadata).unwrap_err().to_string().contains("already annotated"));
+        assert!(annotate(&annotated, &metadata)
+            .unwrap_err()
+            .to_string()
+            .contains("already annotated"));
         assert!(annotate(b"nope", &metadata).is_err());
     }
 }

@@ -28,7 +28,8 @@ impl PolicyCrate {
         };
         let metadata_path = dir.join("metadata.yml");
         let metadata: Value = serde_yaml::from_str(
-            &std::fs::read_to_string(&metadata_path).with_context(|| format!("cannot read {}", metadata_path.display()))?,
+            &std::fs::read_to_string(&metadata_path)
+                .with_context(|| format!("cannot read {}", metadata_path.display()))?,
         )
         .with_context(|| format!("{} is not valid YAML", metadata_path.display()))?;
         let readme = std::fs::read_to_string(dir.join("README.md"))
@@ -61,10 +62,6 @@ impl PolicyCrate {
         self.metadata.get("annotations")?.get(key)?.as_str()
     }
 
-    pub fn mutating(&self) -> bool {
-        self.metadata.get("mutating").and_then(Value::as_bool).unwrap_or(false)
-    }
-
     /// Checks what can be checked without building: the declared version and the required fields.
     pub fn check(&self) -> Result<()> {
         let declared = self.annotation("io.kubewarden.policy.version");
@@ -76,11 +73,24 @@ impl PolicyCrate {
                 self.version
             );
         }
-        if self.metadata.get("rules").and_then(Value::as_array).is_none_or(|r| r.is_empty()) {
+        if self
+            .metadata
+            .get("rules")
+            .and_then(Value::as_array)
+            .is_none_or(|r| r.is_empty())
+        {
             bail!("{}: metadata.yml must list rules", self.name);
         }
-        if self.metadata.get("mutating").and_then(Value::as_bool).is_none() {
-            bail!("{}: metadata.yml must say mutating: true or false", self.name);
+        if self
+            .metadata
+            .get("mutating")
+            .and_then(Value::as_bool)
+            .is_none()
+        {
+            bail!(
+                "{}: metadata.yml must say mutating: true or false",
+                self.name
+            );
         }
         self.check_capabilities()
     }
@@ -111,18 +121,30 @@ impl PolicyCrate {
             .and_then(Value::as_array)
             .map(|list| {
                 list.iter()
-                    .map(|r| format!("{}/{}", r["apiVersion"].as_str().unwrap_or(""), r["kind"].as_str().unwrap_or("")))
+                    .map(|r| {
+                        format!(
+                            "{}/{}",
+                            r["apiVersion"].as_str().unwrap_or(""),
+                            r["kind"].as_str().unwrap_or("")
+                        )
+                    })
                     .collect()
             })
             .unwrap_or_default();
         for resource in &aware {
             let (api_version, kind) = resource.rsplit_once('/').unwrap_or(("", resource));
             if !source.contains(&format!("\"{api_version}\", \"{kind}\"")) {
-                bail!("{}: contextAwareResources lists {resource}, which the source never looks up", self.name);
+                bail!(
+                    "{}: contextAwareResources lists {resource}, which the source never looks up",
+                    self.name
+                );
             }
         }
         if used.iter().any(|c| c == "kubernetes/get_resource") && aware.is_empty() {
-            bail!("{}: the source looks up Kubernetes resources but contextAwareResources is empty", self.name);
+            bail!(
+                "{}: the source looks up Kubernetes resources but contextAwareResources is empty",
+                self.name
+            );
         }
         Ok(())
     }
@@ -145,7 +167,11 @@ pub fn string_list(value: &Value, key: &str) -> Vec<String> {
     value
         .get(key)
         .and_then(Value::as_array)
-        .map(|l| l.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .map(|l| {
+            l.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default()
 }
 

@@ -12,7 +12,8 @@ use serde_json::Value;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-const USAGE: &str = "usage: policy-run --request-path FILE [--settings-json JSON | --settings-path FILE] \
+const USAGE: &str =
+    "usage: policy-run --request-path FILE [--settings-json JSON | --settings-path FILE] \
 [--digests FILE] [--cluster-state FILE]... POLICY.wasm";
 
 fn main() {
@@ -30,10 +31,15 @@ fn run() -> Result<i32> {
     let (mut request, mut settings, mut policy) = (None, Value::Null, None);
     let mut capabilities = HostCapabilities::new();
     while let Some(arg) = args.next() {
-        let mut value = || args.next().with_context(|| format!("{arg} needs a value\n{USAGE}"));
+        let mut value = || {
+            args.next()
+                .with_context(|| format!("{arg} needs a value\n{USAGE}"))
+        };
         match arg.as_str() {
             "--request-path" | "-r" => request = Some(PathBuf::from(value()?)),
-            "--settings-json" => settings = serde_json::from_str(&value()?).context("--settings-json is not JSON")?,
+            "--settings-json" => {
+                settings = serde_json::from_str(&value()?).context("--settings-json is not JSON")?
+            }
             "--settings-path" => settings = read_json_or_yaml(&PathBuf::from(value()?))?,
             "--digests" => capabilities.load_digests(&PathBuf::from(value()?))?,
             "--cluster-state" => capabilities.load_resources(&PathBuf::from(value()?))?,

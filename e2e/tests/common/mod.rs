@@ -1,7 +1,9 @@
 //! Helpers shared by the end-to-end tests: compiled policies, loaded once per test binary.
 #![allow(dead_code)]
 
-use e2e::{built_policy, read_request, workspace_root, HostCapabilities, PolicyInstance, PolicyModule};
+use e2e::{
+    built_policy, read_request, workspace_root, HostCapabilities, PolicyInstance, PolicyModule,
+};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -21,11 +23,17 @@ pub fn module(policy: &str) -> Arc<PolicyModule> {
 
 /// A fresh instance of a policy with these host capabilities.
 pub fn instance(policy: &str, capabilities: HostCapabilities) -> PolicyInstance {
-    module(policy).instantiate(Arc::new(capabilities)).expect("instantiate")
+    module(policy)
+        .instantiate(Arc::new(capabilities))
+        .expect("instantiate")
 }
 
 /// A request fixture from the policy's own `test_data/`.
 pub fn request(policy: &str, fixture: &str) -> Value {
-    let path = workspace_root().join("policies").join(policy).join("test_data").join(fixture);
+    let path = workspace_root()
+        .join("policies")
+        .join(policy)
+        .join("test_data")
+        .join(fixture);
     read_request(&path).unwrap_or_else(|e| panic!("{e:#}"))
 }

@@ -23,26 +23,42 @@ impl Policy for PinDigest {
         &settings.custom_resources
     }
 
-    fn evaluate(settings: &Settings, _request: &AdmissionRequest, workload: &Workload, host: &dyn Host) -> Verdict {
+    fn evaluate(
+        settings: &Settings,
+        _request: &AdmissionRequest,
+        workload: &Workload,
+        host: &dyn Host,
+    ) -> Verdict {
         let mut verdict = Verdict::new();
         for container in &workload.containers {
-            let Some(image) = verdict.parse_image(container) else { continue };
-            if image.digest().is_some() || settings.exempt_images.iter().any(|p| p.matches(&image)) {
+            let Some(image) = verdict.parse_image(container) else {
+                continue;
+            };
+            if image.digest().is_some() || settings.exempt_images.iter().any(|p| p.matches(&image))
+            {
                 continue;
             }
             let written = container.image.unwrap_or_default();
             if !settings.mutate {
                 verdict.reject(
                     container,
-                    format_args!("not pinned to a digest; use '{written}@sha256:<digest>' or enable mutate"),
+                    format_args!(
+                        "not pinned to a digest; use '{written}@sha256:<digest>' or enable mutate"
+                    ),
                 );
                 continue;
             }
             match resolve_digest(&image, host) {
-                Ok(digest) => verdict.patch(container.image_pointer(), Value::String(format!("{written}@{digest}"))),
+                Ok(digest) => verdict.patch(
+                    container.image_pointer(),
+                    Value::String(format!("{written}@{digest}")),
+                ),
                 Err(why) => verdict.reject(
                     container,
-                    format_args!("cannot resolve '{}' to a digest: {why}", image.fully_qualified()),
+                    format_args!(
+                        "cannot resolve '{}' to a digest: {why}",
+                        image.fully_qualified()
+                    ),
                 ),
             }
         }
@@ -71,19 +87,38 @@ mod tests {
     const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
     fn fixture(name: &str) -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data").join(name)
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("test_data")
+            .join(name)
     }
 
     #[test]
     fn every_unpinned_image_is_listed() {
-        let response = run_policy::<PinDigest>(&fixture("deployment_mixed.json"), json!({}), &FixtureHost::default());
+        let response = run_policy::<PinDigest>(
+            &fixture("deployment_mixed.json"),
+            json!({}),
+            &FixtureHost::default(),
+        );
         assert!(!response.accepted);
         let message = response.message.unwrap();
         assert!(message.starts_with("3 problems: "), "{message}");
-        assert!(message.contains("container 'web' (/spec/template/spec/containers/0) image 'nginx:1.25': not pinned"), "{message}");
-        assert!(message.contains("container 'cache' (/spec/template/spec/containers/2) image 'redis': not pinned"), "{message}");
+        assert!(
+            message.contains(
+                "container 'web' (/spec/template/spec/containers/0) image 'nginx:1.25': not pinned"
+            ),
+            "{message}"
+        );
+        assert!(
+            message.contains(
+                "container 'cache' (/spec/template/spec/containers/2) image 'redis': not pinned"
+            ),
+            "{message}"
+        );
         assert!(message.contains("init container 'migrate' (/spec/template/spec/initContainers/0) image 'busybox:1.36'"), "{message}");
-        assert!(!message.contains("'api'"), "the pinned container is fine: {message}");
+        assert!(
+            !message.contains("'api'"),
+            "the pinned container is fine: {message}"
+        );
     }
 
     #[test]
@@ -91,30 +126,87 @@ mod tests {
         // (fixture, settings, accepted, message fragment)
         let cases = [
             ("pod_pinned.json", json!({}), true, ""),
-            ("pod_latest.json", json!({}), false, "image 'nginx': not pinned to a digest"),
-            ("pod_latest.json", json!({"exemptImages": ["docker.io/library/nginx:*"]}), true, ""),
-            ("pod_latest.json", json!({"exemptImages": ["docker.io/library/nginx:1.*"]}), false, "not pinned"),
-            ("pod_bad_digest.json", json!({}), false, "invalid image reference: digest 'sha256:1234' is invalid"),
-            ("pod_md5_digest.json", json!({}), false, "digest algorithm 'md5' is not supported"),
-            ("pod_no_image.json", json!({}), false, "container 'web' (/spec/containers/0) has no image"),
-            ("cronjob_unpinned.json", json!({}), false, "/spec/jobTemplate/spec/template/spec/containers/0"),
-            ("ephemeral_unpinned.json", json!({}), false, "ephemeral container 'debugger"),
-            ("ephemeral_unpinned.json", json!({"exemptImages": ["docker.io/library/busybox"]}), true, ""),
+            (
+                "pod_latest.json",
+                json!({}),
+                false,
+                "image 'nginx': not pinned to a digest",
+            ),
+            (
+                "pod_latest.json",
+                json!({"exemptImages": ["docker.io/library/nginx:*"]}),
+                true,
+                "",
+            ),
+            (
+                "pod_latest.json",
+                json!({"exemptImages": ["docker.io/library/nginx:1.*"]}),
+                false,
+                "not pinned",
+            ),
+            (
+                "pod_bad_digest.json",
+                json!({}),
+                false,
+                "invalid image reference: digest 'sha256:1234' is invalid",
+            ),
+            (
+                "pod_md5_digest.json",
+                json!({}),
+                false,
+                "digest algorithm 'md5' is not supported",
+            ),
+            (
+                "pod_no_image.json",
+                json!({}),
+                false,
+                "container 'web' (/spec/containers/0) has no image",
+            ),
+            (
+                "cronjob_unpinned.json",
+                json!({}),
+                false,
+                "/spec/jobTemplate/spec/template/spec/containers/0",
+            ),
+            (
+                "ephemeral_unpinned.json",
+                json!({}),
+                false,
+                "ephemeral container 'debugger",
+            ),
+            (
+                "ephemeral_unpinned.json",
+                json!({"exemptImages": ["docker.io/library/busybox"]}),
+                true,
+                "",
+            ),
         ];
         for (file, settings, accepted, fragment) in cases {
-            let response = run_policy::<PinDigest>(&fixture(file), settings.clone(), &FixtureHost::default());
-            assert_eq!(response.accepted, accepted, "{file} {settings}: {:?}", response.message);
-            assert!(response.message.unwrap_or_default().contains(fragment), "{file} {settings}");
+            let response =
+                run_policy::<PinDigest>(&fixture(file), settings.clone(), &FixtureHost::default());
+            assert_eq!(
+                response.accepted, accepted,
+                "{file} {settings}: {:?}",
+                response.message
+            );
+            assert!(
+                response.message.unwrap_or_default().contains(fragment),
+                "{file} {settings}"
+            );
         }
     }
 
     #[test]
     fn mutate_pins_the_image_as_written() {
         let host = FixtureHost::default().with_digest("docker.io/library/nginx:latest", DIGEST);
-        let response = run_policy::<PinDigest>(&fixture("pod_latest.json"), json!({"mutate": true}), &host);
+        let response =
+            run_policy::<PinDigest>(&fixture("pod_latest.json"), json!({"mutate": true}), &host);
         assert!(response.accepted, "{:?}", response.message);
         let object = response.mutated_object.unwrap();
-        assert_eq!(object["spec"]["containers"][0]["image"], format!("nginx@{DIGEST}"));
+        assert_eq!(
+            object["spec"]["containers"][0]["image"],
+            format!("nginx@{DIGEST}")
+        );
     }
 
     #[test]
@@ -123,27 +215,46 @@ mod tests {
             .with_digest("docker.io/library/nginx:1.25", DIGEST)
             .with_digest("docker.io/library/redis:latest", DIGEST)
             .with_digest("docker.io/library/busybox:1.36", DIGEST);
-        let response = run_policy::<PinDigest>(&fixture("deployment_mixed.json"), json!({"mutate": true}), &host);
+        let response = run_policy::<PinDigest>(
+            &fixture("deployment_mixed.json"),
+            json!({"mutate": true}),
+            &host,
+        );
         let object = response.mutated_object.expect("mutated");
         let spec = &object["spec"]["template"]["spec"];
-        assert_eq!(spec["containers"][0]["image"], format!("nginx:1.25@{DIGEST}"));
+        assert_eq!(
+            spec["containers"][0]["image"],
+            format!("nginx:1.25@{DIGEST}")
+        );
         assert_eq!(spec["containers"][2]["image"], format!("redis@{DIGEST}"));
-        assert_eq!(spec["initContainers"][0]["image"], format!("busybox:1.36@{DIGEST}"));
+        assert_eq!(
+            spec["initContainers"][0]["image"],
+            format!("busybox:1.36@{DIGEST}")
+        );
     }
 
     #[test]
     fn a_failed_lookup_rejects_with_the_hosts_error() {
-        let host = FixtureHost::default().with_failing_digest("docker.io/library/nginx:latest", "401 Unauthorized");
-        let response = run_policy::<PinDigest>(&fixture("pod_latest.json"), json!({"mutate": true}), &host);
+        let host = FixtureHost::default()
+            .with_failing_digest("docker.io/library/nginx:latest", "401 Unauthorized");
+        let response =
+            run_policy::<PinDigest>(&fixture("pod_latest.json"), json!({"mutate": true}), &host);
         assert!(!response.accepted);
         let message = response.message.unwrap();
-        assert!(message.contains("cannot resolve 'docker.io/library/nginx:latest' to a digest: 401 Unauthorized"), "{message}");
+        assert!(
+            message.contains(
+                "cannot resolve 'docker.io/library/nginx:latest' to a digest: 401 Unauthorized"
+            ),
+            "{message}"
+        );
     }
 
     #[test]
     fn an_unusable_digest_from_the_host_rejects() {
-        let host = FixtureHost::default().with_digest("docker.io/library/nginx:latest", "sha256:short");
-        let response = run_policy::<PinDigest>(&fixture("pod_latest.json"), json!({"mutate": true}), &host);
+        let host =
+            FixtureHost::default().with_digest("docker.io/library/nginx:latest", "sha256:short");
+        let response =
+            run_policy::<PinDigest>(&fixture("pod_latest.json"), json!({"mutate": true}), &host);
         assert!(!response.accepted);
         assert!(response.message.unwrap().contains("unusable digest"));
     }

@@ -26,10 +26,22 @@ mod tests {
         let settings: Settings = decode_settings(b"{}").unwrap();
         assert!(!settings.mutate && settings.exempt_images.is_empty());
         let cases = [
-            (r#"{"mutate": 1}"#, "mutate: invalid type: integer `1`, expected a boolean"),
-            (r#"{"exemptImages": ["pause"]}"#, "exemptImages[0]: pattern 'pause': the first component must be a registry host"),
-            (r#"{"exemptImage": []}"#, "exemptImage: unknown field `exemptImage`"),
-            (r#"{"customResources": [{"apiVersion": "a/v1", "kind": "K", "paths": []}]}"#, "customResources[0]: paths for a/v1/K must list at least one JSONPath"),
+            (
+                r#"{"mutate": 1}"#,
+                "mutate: invalid type: integer `1`, expected a boolean",
+            ),
+            (
+                r#"{"exemptImages": ["pause"]}"#,
+                "exemptImages[0]: pattern 'pause': the first component must be a registry host",
+            ),
+            (
+                r#"{"exemptImage": []}"#,
+                "exemptImage: unknown field `exemptImage`",
+            ),
+            (
+                r#"{"customResources": [{"apiVersion": "a/v1", "kind": "K", "paths": []}]}"#,
+                "customResources[0]: paths for a/v1/K must list at least one JSONPath",
+            ),
         ];
         for (json, expected) in cases {
             let err = decode_settings::<Settings>(json.as_bytes()).unwrap_err();
