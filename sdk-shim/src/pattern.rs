@@ -151,6 +151,16 @@ impl RegistryPattern {
                 .all(|(p, s)| glob_match(p, s))
     }
 
+    /// Whether every image under the concrete pattern `other` also falls under this one.
+    pub fn covers(&self, other: &RegistryPattern) -> bool {
+        let prefix = other.repository_prefix();
+        if prefix.is_empty() {
+            // A bare registry: only a pattern with no repository part covers all of it.
+            return self.segments.is_empty() && self.matches_name(&other.registry(), "x");
+        }
+        self.matches_name(&other.registry(), &prefix)
+    }
+
     /// The number of repository segments this pattern fixes (used to rewrite the rest of a path).
     pub fn segment_count(&self) -> usize {
         self.segments.len()
@@ -381,6 +391,36 @@ mod tests {
         for (pattern, img, expected) in cases {
             let p = RegistryPattern::parse(pattern).unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(p.matches(&image(img)), expected, "{pattern} vs {img}");
+        }
+    }
+
+    #[test]
+    fn covering_patterns() {
+        let cases = [
+            ("harbor.example.com", "harbor.example.com/cache", true),
+            ("harbor.example.com/cache", "harbor.example.com/cache", true),
+            (
+                "harbor.example.com/cache",
+                "harbor.example.com/cache/library",
+                true,
+            ),
+            (
+                "harbor.example.com/cache/library",
+                "harbor.example.com/cache",
+                false,
+            ),
+            ("harbor.example.com/cache", "harbor.example.com", false),
+            ("*.example.com", "harbor.example.com", true),
+            (
+                "harbor.example.com/cache",
+                "harbor.example.com/cache-evil",
+                false,
+            ),
+        ];
+        for (pattern, other, expected) in cases {
+            let p = RegistryPattern::parse(pattern).unwrap();
+            let o = RegistryPattern::parse(other).unwrap();
+            assert_eq!(p.covers(&o), expected, "{pattern} covers {other}");
         }
     }
 

@@ -26,7 +26,16 @@ pub fn run_policy<P: Policy>(
     settings: Value,
     host: &dyn Host,
 ) -> ValidationResponse {
-    let payload = json!({ "request": read_request_value(request_file), "settings": settings });
+    run_policy_on::<P>(read_request_value(request_file), settings, host)
+}
+
+/// Runs a policy natively on a request given as JSON.
+pub fn run_policy_on<P: Policy>(
+    request: Value,
+    settings: Value,
+    host: &dyn Host,
+) -> ValidationResponse {
+    let payload = json!({ "request": request, "settings": settings });
     evaluate_payload::<P>(payload.to_string().as_bytes(), host)
 }
 

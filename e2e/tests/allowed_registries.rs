@@ -1,0 +1,112 @@
+//! allowed-registries' compiled `.wasm`, run through the waPC host.
+
+mod common;
+
+use common::{instance, request};
+use e2e::HostCapabilities;
+use serde_json::json;
+
+const POLICY: &str = "allowed-registries";
+
+#[test]
+fn settings_are_validated_by_the_policy() {
+    let policy = instance(POLICY, HostCapabilities::new());
+    let good = json!({
+        "allow": ["harbor.internal.example.com/dockerhub-cache", "ghcr.io/acme"],
+        "mirrors": [{"from": "docker.io", "to": "harbor.internal.example.com/dockerhub-cache"}]
+    });
+    assert!(policy.validate_settings(&good).unwrap().valid);
+    let cases = [
+        (json!({"allow": ["nginx"]}), "allow[0]: pattern 'nginx'"),
+        (
+            json!({"deny": ["docker.io"], "mirrors": [{"from": "quay.io", "to": "docker.io/cache"}]}),
+            "mirrors[0].to: 'docker.io/cache' is denied",
+        ),
+        (
+            json!({"allow": ["ghcr.io"], "mirrors": [{"from": "docker.io", "to": "harbor.example.com"}]}),
+            "mirrors[0].to: 'harbor.example.com' is not covered by any allow pattern",
+        ),
+        (
+            json!({"mirrors": [{"to": "harbor.example.com"}]}),
+            "mirrors[0]: missing field `from`",
+        ),
+    ];
+    for (settings, expected) in cases {
+        let answer = policy.validate_settings(&settings).unwrap();
+        assert!(!answer.valid, "{settings}");
+        assert!(
+            answer.message.as_deref().unwrap_or("").contains(expected),
+            "{settings}: {answer:?}"
+        );
+    }
+}
+
+#[test]
+fn rejects_every_image_outside_the_allow_list() {
+    let policy = instance(POLICY, HostCapabilities::new());
+    let response = policy
+        .validate(
+            &request(POLICY, "deployment_mixed.json"),
+            &json!({"allow": ["ghcr.io/acme"]}),
+        )
+        .unwrap();
+    assert!(!response.accepted);
+    let message = response.message.unwrap();
+    assert!(message.starts_with("3 problems"), "{message}");
+    assert!(
+        message.contains(
+            "docker.io/library/nginx is not from an allowed registry (allow: ghcr.io/acme)"
+        ),
+        "{message}"
+    );
+    assert!(!message.contains("'api'"), "{message}");
+}
+
+#[test]
+fn mirrors_patch_the_object() {
+    let policy = instance(POLICY, HostCapabilities::new());
+    let settings = json!({
+        "allow": ["harbor.internal.example.com/dockerhub-cache", "ghcr.io/acme", "quay.io"],
+        "mirrors": [{"from": "docker.io", "to": "harbor.internal.example.com/dockerhub-cache"}]
+    });
+    let response = policy
+        .validate(&request(POLICY, "deployment_mixed.json"), &settings)
+        .unwrap();
+    assert!(response.accepted, "{:?}", response.message);
+    let object = response.mutated_object.unwrap();
+    let spec = &object["spec"]["template"]["spec"];
+    assert_eq!(
+        spec["containers"][0]["image"],
+        "harbor.internal.example.com/dockerhub-cache/library/nginx:1.25"
+    );
+    assert_eq!(spec["containers"][1]["image"], "ghcr.io/acme/api:2.0");
+    assert_eq!(
+        spec["containers"][2]["image"],
+        "quay.io/prometheus/node-exporter:v1.8.0"
+    );
+    assert_eq!(
+        spec["initContainers"][0]["image"],
+        "harbor.internal.example.com/dockerhub-cache/library/busybox:1.36"
+    );
+}
+
+#[test]
+fn bypasses_are_refused_in_the_compiled_policy() {
+    let policy = instance(POLICY, HostCapabilities::new());
+    let settings = json!({"allow": ["docker.io", "ghcr.io/acme"]});
+    for (image, accepted) in [
+        ("docker.io.evil.com/library/nginx", false),
+        ("ghcr.io/acme-evil/x", false),
+        ("INDEX.DOCKER.IO/library/nginx", true),
+        ("library/nginx", true),
+        ("nginx", true),
+    ] {
+        let mut req = request(POLICY, "pod_one_image.json");
+        req["object"]["spec"]["containers"][0]["image"] = json!(image);
+        assert_eq!(
+            policy.validate(&req, &settings).unwrap().accepted,
+            accepted,
+            "{image}"
+        );
+    }
+}
