@@ -263,7 +263,7 @@ pub(crate) fn check_registry(registry: &str) -> Result<(), ReferenceError> {
 }
 
 /// Splits `host[:port]`; a bracketed IPv6 host keeps its brackets.
-pub(crate) fn split_host_port(registry: &str) -> Option<(&str, Option<&str>)> {
+pub fn split_host_port(registry: &str) -> Option<(&str, Option<&str>)> {
     if registry.starts_with('[') {
         let end = registry.find(']')?;
         let (host, rest) = registry.split_at(end + 1);

@@ -1,7 +1,7 @@
 //! Helpers for policy unit tests: fixtures are files, loaded by name.
 
 use crate::entry::{evaluate_payload, Policy};
-use crate::host::Host;
+use crate::host::{FixtureHost, Host};
 #[cfg(test)]
 use crate::request::AdmissionRequest;
 use kubewarden_policy_sdk::response::ValidationResponse;
@@ -37,6 +37,21 @@ pub fn run_policy_on<P: Policy>(
 ) -> ValidationResponse {
     let payload = json!({ "request": request, "settings": settings });
     evaluate_payload::<P>(payload.to_string().as_bytes(), host)
+}
+
+/// A fixture host whose cluster state is the `items` of a JSON `List` file.
+pub fn cluster_from_file(path: &Path) -> FixtureHost {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let list: Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()));
+    let items = list["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{} is not a List", path.display()));
+    items
+        .iter()
+        .cloned()
+        .fold(FixtureHost::default(), FixtureHost::with_resource)
 }
 
 /// A request fixture of this crate's `test_data/`.
