@@ -1,0 +1,8 @@
+//! The project's build and release tasks, as a library (tested) behind the `xtask` command.
+
+pub mod annotate;
+pub mod cosign;
+pub mod oci;
+pub mod pipeline;
+pub mod policy;
+pub mod registry;

@@ -1,0 +1,278 @@
+//! The release chain: build + annotate, package, sign, store (OCI layout, and a registry when
+//! asked), and back: fetch, verify, run.
+
+use crate::annotate;
+use crate::cosign::{self, VerificationConfig};
+use crate::oci::{self, Layout, Store};
+use crate::policy::PolicyCrate;
+use crate::registry::Registry;
+use anyhow::{bail, Context, Result};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+/// Where the published artifacts live; Artifact Hub files and manifests point here.
+pub const PUBLISHED_PREFIX: &str = "ghcr.io/image-policies";
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask sits in the workspace")
+        .to_path_buf()
+}
+
+pub fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+/// Builds every policy and writes `dist/<name>.wasm`, annotated. Returns the paths written.
+pub fn build(root: &Path) -> Result<Vec<(PolicyCrate, PathBuf)>> {
+    let policies = PolicyCrate::all(root)?;
+    for policy in &policies {
+        policy.check()?;
+    }
+    let started = Instant::now();
+    eprintln!(
+        "==> compiling {} policies for wasm32-wasip1 (release)",
+        policies.len()
+    );
+    let mut command = cargo();
+    command
+        .current_dir(root)
+        .args(["build", "--release", "--target", "wasm32-wasip1"]);
+    for policy in &policies {
+        command.args(["-p", &policy.name]);
+    }
+    if !command.status().context("cannot run cargo")?.success() {
+        bail!("cargo build failed");
+    }
+    let dist = root.join("dist");
+    std::fs::create_dir_all(&dist)?;
+    let mut written = Vec::new();
+    for policy in policies {
+        let built = root
+            .join("target/wasm32-wasip1/release")
+            .join(policy.wasm_file_name());
+        let module =
+            std::fs::read(&built).with_context(|| format!("cannot read {}", built.display()))?;
+        let annotated = annotate::annotate(&module, &annotate::embedded_metadata(&policy))?;
+        let out = dist.join(format!("{}.wasm", policy.name));
+        std::fs::write(&out, &annotated)?;
+        println!(
+            "wrote {} ({} bytes: {} code + {} metadata)",
+            out.strip_prefix(root).unwrap_or(&out).display(),
+            annotated.len(),
+            module.len(),
+            annotated.len() - module.len()
+        );
+        written.push((policy, out));
+    }
+    eprintln!(
+        "==> built and annotated in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(written)
+}
+
+/// Options of the main job.
+pub struct ReleaseOptions {
+    /// `host[:port][/prefix]` to push to, besides the OCI layout.
+    pub registry: Option<String>,
+    pub insecure: bool,
+    /// A cosign private key; a new key pair is made in `dist/keys/` when absent.
+    pub key: Option<PathBuf>,
+}
+
+/// What the release wrote for one policy.
+pub struct Released {
+    pub name: String,
+    pub tag: String,
+    pub digest: String,
+    /// `registry://host/repo:tag` when pushed.
+    pub pushed: Option<String>,
+}
+
+/// The main job: build, annotate, package, sign into `dist/oci/`, and push when asked.
+pub fn release(root: &Path, options: &ReleaseOptions) -> Result<Vec<Released>> {
+    let started = Instant::now();
+    let built = build(root)?;
+    let key = match &options.key {
+        Some(key) => key.clone(),
+        None => {
+            let key = root.join("dist/keys/cosign.key");
+            if !key.exists() {
+                let (private, public) = cosign::generate_key_pair(&root.join("dist/keys"))?;
+                println!(
+                    "generated a P-256 key pair: {} and {}",
+                    private.display(),
+                    public.display()
+                );
+            }
+            key
+        }
+    };
+    let signer = cosign::load_signer(&key)?;
+    let layout = Layout::new(&root.join("dist/oci"));
+    let registry = match &options.registry {
+        Some(target) => {
+            let (host, prefix) = target
+                .split_once('/')
+                .unwrap_or((target.as_str(), "image-policies"));
+            Some((
+                Registry::new(host, options.insecure)?,
+                host.to_string(),
+                prefix.trim_end_matches('/').to_string(),
+            ))
+        }
+        None => None,
+    };
+    let created = commit_time(root);
+    let source = workspace_field(root, "repository")?;
+    let mut released = Vec::new();
+    for (policy, wasm_path) in built {
+        let step = Instant::now();
+        let wasm = std::fs::read(&wasm_path)?;
+        let artifact = oci::package(&policy, &wasm, &created, &source)?;
+        let tag = format!("v{}", policy.version);
+        let repository = format!("image-policies/{}", policy.name);
+        let digest = layout.put(&repository, &artifact, &tag)?;
+        let published = format!("{PUBLISHED_PREFIX}/{}", policy.name);
+        let signature = cosign::sign(
+            &layout,
+            &repository,
+            &published,
+            &digest,
+            &signer,
+            &BTreeMap::new(),
+        )?;
+        println!(
+            "{} {tag}: {} @{digest} (signed: {signature})",
+            policy.name,
+            layout.describe(&repository)
+        );
+        let mut pushed = None;
+        if let Some((registry, host, prefix)) = &registry {
+            let repository = format!("{prefix}/{}", policy.name);
+            registry.put(&repository, &artifact, &tag)?;
+            cosign::sign(
+                registry,
+                &repository,
+                &format!("{host}/{repository}"),
+                &digest,
+                &signer,
+                &BTreeMap::new(),
+            )?;
+            let location = format!("registry://{host}/{repository}:{tag}");
+            println!(
+                "{} {tag}: pushed {location} @{digest} (signed)",
+                policy.name
+            );
+            pushed = Some(location);
+        }
+        eprintln!(
+            "    {} packaged and signed in {} ms",
+            policy.name,
+            step.elapsed().as_millis()
+        );
+        released.push(Released {
+            name: policy.name,
+            tag,
+            digest,
+            pushed,
+        });
+    }
+    eprintln!(
+        "==> release finished in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(released)
+}
+
+/// The last commit's time (reproducible artifacts for one commit), or the epoch outside git.
+fn commit_time(root: &Path) -> String {
+    Command::new("git")
+        .current_dir(root)
+        .args([
+            "log",
+            "-1",
+            "--format=%cd",
+            "--date=format-local:%Y-%m-%dT%H:%M:%SZ",
+        ])
+        .env("TZ", "UTC")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| "1970-01-01T00:00:00Z".to_string())
+}
+
+/// A `[workspace.package]` field of the root Cargo.toml.
+pub fn workspace_field(root: &Path, key: &str) -> Result<String> {
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml"))?;
+    manifest
+        .lines()
+        .find_map(|line| {
+            let (k, v) = line.split_once('=')?;
+            (k.trim() == key).then(|| v.trim().trim_matches('"').to_string())
+        })
+        .with_context(|| format!("the root Cargo.toml has no {key}"))
+}
+
+/// Where an artifact is: `registry://host[:port]/repo(:tag|@sha256:…)` or
+/// `oci://dir(:tag|@sha256:…)` for an OCI layout directory.
+pub struct Location {
+    pub store: Box<dyn Store>,
+    pub repository: String,
+    pub reference: String,
+}
+
+impl Location {
+    pub fn parse(text: &str, insecure: bool) -> Result<Self> {
+        let (scheme, rest) = text.split_once("://").with_context(|| {
+            format!("'{text}': expected registry://host/repository:tag or oci://dir:tag")
+        })?;
+        let (name, reference) = match rest.rsplit_once('@') {
+            Some((name, digest)) => (name, digest.to_string()),
+            None => match rest.rsplit_once(':') {
+                Some((name, tag)) if !tag.contains('/') => (name, tag.to_string()),
+                _ => bail!("'{text}' names no tag or digest"),
+            },
+        };
+        match scheme {
+            "registry" => {
+                let (host, repository) = name
+                    .split_once('/')
+                    .with_context(|| format!("'{text}' names no repository"))?;
+                Ok(Location {
+                    store: Box::new(Registry::new(host, insecure)?),
+                    repository: repository.to_string(),
+                    reference,
+                })
+            }
+            "oci" => {
+                let dir = Path::new(name);
+                let parent = dir.parent().unwrap_or(Path::new("."));
+                let repository = dir
+                    .file_name()
+                    .context("the layout path names no directory")?
+                    .to_string_lossy();
+                Ok(Location {
+                    store: Box::new(Layout::new(parent)),
+                    repository: repository.to_string(),
+                    reference,
+                })
+            }
+            other => bail!("'{other}://' is not supported; use registry:// or oci://"),
+        }
+    }
+
+    /// Fetches the policy, checks its blobs and its signatures, and returns the module.
+    pub fn fetch_verified(&self, config: &VerificationConfig) -> Result<(String, Vec<u8>)> {
+        let (digest, _manifest, wasm) =
+            oci::fetch(self.store.as_ref(), &self.repository, &self.reference)?;
+        cosign::verify(self.store.as_ref(), &self.repository, &digest, config)?;
+        Ok((digest, wasm))
+    }
+}
