@@ -100,7 +100,7 @@ pub fn sign(
     if let Some(existing) = store.manifest(repository, &tag)? {
         let existing: ImageManifest = serde_json::from_slice(&existing)?;
         for layer in existing.layers() {
-            let blob = store.blob(repository, &layer.digest().to_string())?;
+            let blob = store.blob(repository, layer.digest().as_ref())?;
             let signature = layer
                 .annotations()
                 .as_ref()
@@ -259,7 +259,7 @@ pub fn verify(
             continue;
         };
         found.push(Found {
-            payload: store.blob(repository, &layer.digest().to_string())?,
+            payload: store.blob(repository, layer.digest().as_ref())?,
             signature: signature.clone(),
         });
     }

@@ -151,7 +151,7 @@ pub fn fetch(
         [layer] if layer.media_type().to_string() == WASM_LAYER_MEDIA_TYPE => layer.clone(),
         _ => bail!("expected exactly one {WASM_LAYER_MEDIA_TYPE} layer"),
     };
-    let wasm = store.blob(repository, &layer.digest().to_string())?;
+    let wasm = store.blob(repository, layer.digest().as_ref())?;
     ensure!(
         wasm.len() as u64 == layer.size(),
         "layer size {} differs from the manifest's {}",
