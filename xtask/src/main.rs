@@ -98,6 +98,7 @@ fn dispatch(args: &[String]) -> Result<()> {
                 registry: options.value("--registry").map(str::to_string),
                 insecure: options.flag("--insecure"),
                 key: options.value("--key").map(PathBuf::from),
+                layout: None,
             };
             pipeline::release(&root, &release).map(|_| ())
         }

@@ -82,6 +82,8 @@ pub struct ReleaseOptions {
     pub insecure: bool,
     /// A cosign private key; a new key pair is made in `dist/keys/` when absent.
     pub key: Option<PathBuf>,
+    /// The OCI layout directory; `dist/oci` by default.
+    pub layout: Option<PathBuf>,
 }
 
 /// What the release wrote for one policy.
@@ -97,6 +99,36 @@ pub struct Released {
 pub fn release(root: &Path, options: &ReleaseOptions) -> Result<Vec<Released>> {
     let started = Instant::now();
     let built = build(root)?;
+    let released = publish(root, &built, options)?;
+    eprintln!(
+        "==> release finished in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(released)
+}
+
+/// The modules `build` wrote to `dist/`, without building.
+pub fn built(root: &Path) -> Result<Vec<(PolicyCrate, PathBuf)>> {
+    PolicyCrate::all(root)?
+        .into_iter()
+        .map(|policy| {
+            let path = root.join("dist").join(format!("{}.wasm", policy.name));
+            anyhow::ensure!(
+                path.exists(),
+                "{} is missing: run `cargo run -p xtask -- build`",
+                path.display()
+            );
+            Ok((policy, path))
+        })
+        .collect()
+}
+
+/// Packages and signs built modules into `dist/oci/`, and pushes them when asked.
+pub fn publish(
+    root: &Path,
+    built: &[(PolicyCrate, PathBuf)],
+    options: &ReleaseOptions,
+) -> Result<Vec<Released>> {
     let key = match &options.key {
         Some(key) => key.clone(),
         None => {
@@ -113,7 +145,6 @@ pub fn release(root: &Path, options: &ReleaseOptions) -> Result<Vec<Released>> {
         }
     };
     let signer = cosign::load_signer(&key)?;
-    let layout = Layout::new(&root.join("dist/oci"));
     let registry = match &options.registry {
         Some(target) => {
             let (host, prefix) = target
@@ -130,10 +161,16 @@ pub fn release(root: &Path, options: &ReleaseOptions) -> Result<Vec<Released>> {
     let created = commit_time(root);
     let source = workspace_field(root, "repository")?;
     let mut released = Vec::new();
+    let layout = Layout::new(
+        &options
+            .layout
+            .clone()
+            .unwrap_or_else(|| root.join("dist/oci")),
+    );
     for (policy, wasm_path) in built {
         let step = Instant::now();
-        let wasm = std::fs::read(&wasm_path)?;
-        let artifact = oci::package(&policy, &wasm, &created, &source)?;
+        let wasm = std::fs::read(wasm_path)?;
+        let artifact = oci::package(policy, &wasm, &created, &source)?;
         let tag = format!("v{}", policy.version);
         let repository = format!("image-policies/{}", policy.name);
         let digest = layout.put(&repository, &artifact, &tag)?;
@@ -176,16 +213,12 @@ pub fn release(root: &Path, options: &ReleaseOptions) -> Result<Vec<Released>> {
             step.elapsed().as_millis()
         );
         released.push(Released {
-            name: policy.name,
+            name: policy.name.clone(),
             tag,
             digest,
             pushed,
         });
     }
-    eprintln!(
-        "==> release finished in {:.1}s",
-        started.elapsed().as_secs_f64()
-    );
     Ok(released)
 }
 
