@@ -1,6 +1,7 @@
 //! The project's build and release tasks, as a library (tested) behind the `xtask` command.
 
 pub mod annotate;
+pub mod artifacthub;
 pub mod cosign;
 pub mod oci;
 pub mod pipeline;

@@ -15,6 +15,7 @@ const USAGE: &str = "usage: cargo run -p xtask -- <command>
   verify     LOCATION (--key PUBLIC_KEY | --verification-config FILE) [--insecure]
   run        LOCATION (--key PUBLIC_KEY | --verification-config FILE) --request-path FILE
              [--settings-json JSON | --settings-path FILE] [--digests FILE] [--cluster-state FILE] [--insecure]
+  artifacthub  regenerate artifacthub-pkg.yml files and manifests/ [--check: only report drift]
   test       build, then run the whole test suite
 LOCATION is registry://HOST[:PORT]/REPOSITORY:TAG (or @sha256:...) or oci://DIR:TAG.";
 
@@ -120,6 +121,15 @@ fn dispatch(args: &[String]) -> Result<()> {
                 "--cluster-state",
             ])?;
             run(&options)
+        }
+        "artifacthub" => {
+            let differ = xtask::artifacthub::write_or_check(&root, options.flag("--check"))?;
+            if options.flag("--check") && !differ.is_empty() {
+                bail!(
+                    "generated files drifted (run `cargo run -p xtask -- artifacthub`): {differ:?}"
+                );
+            }
+            Ok(())
         }
         "test" => test(&root),
         _ => bail!("{USAGE}"),

@@ -11,6 +11,10 @@ pub struct PolicyCrate {
     /// metadata.yml as JSON.
     pub metadata: Value,
     pub readme: String,
+    /// questions-ui.yml as JSON.
+    pub questions: Value,
+    /// `[package.metadata.release] date`: when this version was released.
+    pub release_date: String,
 }
 
 impl PolicyCrate {
@@ -34,12 +38,20 @@ impl PolicyCrate {
         .with_context(|| format!("{} is not valid YAML", metadata_path.display()))?;
         let readme = std::fs::read_to_string(dir.join("README.md"))
             .with_context(|| format!("{} has no README.md", dir.display()))?;
+        let questions_path = dir.join("questions-ui.yml");
+        let questions: Value = serde_yaml::from_str(
+            &std::fs::read_to_string(&questions_path)
+                .with_context(|| format!("cannot read {}", questions_path.display()))?,
+        )
+        .with_context(|| format!("{} is not valid YAML", questions_path.display()))?;
         Ok(PolicyCrate {
             name: field("name")?,
             version: field("version")?,
             dir: dir.to_path_buf(),
             metadata,
             readme,
+            questions,
+            release_date: field("date")?,
         })
     }
 
