@@ -109,8 +109,13 @@ impl PolicyInstance {
 
     /// Evaluates a ready-made `validate` payload.
     pub fn validate_raw(&self, payload: &[u8]) -> Result<ValidationResponse> {
-        let raw = self.call("validate", payload)?;
+        let raw = self.validate_bytes(payload)?;
         serde_json::from_slice(&raw).context("unreadable validate answer")
+    }
+
+    /// Evaluates a ready-made `validate` payload and returns the answer's bytes as the policy wrote them.
+    pub fn validate_bytes(&self, payload: &[u8]) -> Result<Vec<u8>> {
+        self.call("validate", payload)
     }
 }
 

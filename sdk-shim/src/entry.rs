@@ -63,7 +63,9 @@ pub fn evaluate_payload<P: Policy>(payload: &[u8], host: &dyn Host) -> Validatio
         Ok(workload) => workload,
         Err(e) => return bad_request(format!("malformed {}: {e}", request.kind.kind)),
     };
-    P::evaluate(&settings, &request, &workload, host).into_response(&request.object)
+    let verdict = P::evaluate(&settings, &request, &workload, host);
+    drop(workload);
+    verdict.into_response(request.object)
 }
 
 fn bad_request(message: String) -> ValidationResponse {

@@ -16,7 +16,7 @@
 //! The first component is always the registry host, so it must look like one (contain a `.` or a
 //! `:`, or be `localhost`): `nginx` alone is refused with a hint to write `docker.io/library/nginx`.
 
-use crate::reference::{check_registry, split_host_port, ImageRef, DOCKER_HUB};
+use crate::reference::{check_registry_with, split_host_port, ImageRef, DOCKER_HUB};
 use serde::{Deserialize, Deserializer};
 use std::fmt;
 
@@ -74,9 +74,7 @@ impl RegistryPattern {
                  (for Docker Hub images write 'docker.io/library/{host}' or 'docker.io/{host}')"
             ));
         }
-        // Validate with every '*' standing for a letter: the rest must be a valid host[:port].
-        let concrete = registry.replace('*', "x");
-        if check_registry(&concrete).is_err() && port != Some("*") {
+        if check_registry_with(registry, true).is_err() {
             return bad("the registry part is not a valid host[:port]");
         }
         let host = host.to_ascii_lowercase();
@@ -118,37 +116,23 @@ impl RegistryPattern {
         self.matches_name(image.registry(), image.repository())
     }
 
-    /// Like [`Self::matches`], on a normalised registry and repository.
+    /// Like [`Self::matches`], on a normalised (lower-case) registry and repository.
+    /// Runs for every container against every pattern, so it does not allocate.
     pub fn matches_name(&self, registry: &str, repository: &str) -> bool {
         let Some((host, port)) = split_host_port(registry) else {
             return false;
-        };
-        let host = host.to_ascii_lowercase();
-        let labels_match = if host.starts_with('[') {
-            self.host_labels.len() == 1 && self.host_labels[0] == host
-        } else {
-            let labels: Vec<&str> = host.split('.').collect();
-            labels.len() == self.host_labels.len()
-                && self
-                    .host_labels
-                    .iter()
-                    .zip(&labels)
-                    .all(|(p, l)| glob_match(p, l))
         };
         let port_matches = match (&self.port, port) {
             (None, None) => true,
             (Some(p), Some(port)) => glob_match(p, port),
             _ => false,
         };
-        let segments: Vec<&str> = repository.split('/').collect();
-        labels_match
-            && port_matches
-            && segments.len() >= self.segments.len()
-            && self
-                .segments
-                .iter()
-                .zip(&segments)
-                .all(|(p, s)| glob_match(p, s))
+        let labels_match = if host.starts_with('[') {
+            self.host_labels.len() == 1 && self.host_labels[0] == host
+        } else {
+            globs_match(&self.host_labels, host.split('.'), true)
+        };
+        port_matches && labels_match && globs_match(&self.segments, repository.split('/'), false)
     }
 
     /// Whether every image under the concrete pattern `other` also falls under this one.
@@ -235,6 +219,21 @@ impl ImagePattern {
     pub fn as_str(&self) -> &str {
         &self.text
     }
+}
+
+/// Each glob matches the next part, in order; `whole` also wants no parts left over.
+fn globs_match<'a>(
+    globs: &[String],
+    mut parts: impl Iterator<Item = &'a str>,
+    whole: bool,
+) -> bool {
+    for glob in globs {
+        match parts.next() {
+            Some(part) if glob_match(glob, part) => {}
+            _ => return false,
+        }
+    }
+    !whole || parts.next().is_none()
 }
 
 /// `*` matches any run of characters (possibly empty); everything else matches itself.
@@ -379,6 +378,8 @@ mod tests {
             ("localhost:5000", "localhost/app", false),
             ("localhost", "localhost:5000/app", false),
             ("localhost:*", "localhost:5000/app", true),
+            ("localhost:5*", "localhost:5000/app", true),
+            ("localhost:5*", "localhost:6000/app", false),
             (
                 "registry.example.com",
                 "registry.example.com:443/app",
@@ -472,6 +473,8 @@ mod tests {
             ("ghcr.io/Acme", "lowercase"),
             ("ghcr.io//x", "repository segment ''"),
             ("bad..io", "not a valid host"),
+            ("bad..io:*", "not a valid host"),
+            ("bad.io:x", "not a valid host"),
             ("ghcr.io/a b", "whitespace"),
             ("ghcr.io/a@sha256:x", "'@'"),
         ];

@@ -241,10 +241,20 @@ fn split_registry(name: &str) -> Result<(String, String), ReferenceError> {
 
 /// Checks `host[:port]`, where host is a DNS name, an IPv4 address or a bracketed IPv6 address.
 pub(crate) fn check_registry(registry: &str) -> Result<(), ReferenceError> {
+    check_registry_with(registry, false)
+}
+
+/// Like [`check_registry`]; with `wildcard`, `*` may stand for any run of label or port characters
+/// (registry patterns).
+pub(crate) fn check_registry_with(registry: &str, wildcard: bool) -> Result<(), ReferenceError> {
     let invalid = || ReferenceError::InvalidRegistry(registry.to_string());
     let (host, port) = split_host_port(registry).ok_or_else(invalid)?;
     if let Some(port) = port {
-        if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
+        if port.is_empty()
+            || !port
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (wildcard && b == b'*'))
+        {
             return Err(invalid());
         }
     }
@@ -253,7 +263,7 @@ pub(crate) fn check_registry(registry: &str) -> Result<(), ReferenceError> {
             !ip.is_empty() && ip.bytes().all(|b| b.is_ascii_hexdigit() || b == b':')
         })
     } else {
-        !host.is_empty() && host.split('.').all(is_dns_label)
+        !host.is_empty() && host.split('.').all(|label| is_dns_label(label, wildcard))
     };
     if valid_host {
         Ok(())
@@ -279,14 +289,13 @@ pub fn split_host_port(registry: &str) -> Option<(&str, Option<&str>)> {
     }
 }
 
-fn is_dns_label(label: &str) -> bool {
+fn is_dns_label(label: &str, wildcard: bool) -> bool {
     let bytes = label.as_bytes();
+    let alnum = |b: u8| b.is_ascii_alphanumeric() || (wildcard && b == b'*');
     !bytes.is_empty()
-        && bytes[0].is_ascii_alphanumeric()
-        && bytes[bytes.len() - 1].is_ascii_alphanumeric()
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+        && alnum(bytes[0])
+        && alnum(bytes[bytes.len() - 1])
+        && bytes.iter().all(|&b| alnum(b) || b == b'-')
 }
 
 /// `[a-z0-9]+ ( ( "." | "_" | "__" | "-"+ ) [a-z0-9]+ )*`

@@ -64,7 +64,8 @@ impl Verdict {
     }
 
     /// Violations reject (all listed); otherwise patches mutate; otherwise accept.
-    pub fn into_response(self, object: &Value) -> ValidationResponse {
+    /// Takes the request's object by value: mutating patches it in place, without a deep copy.
+    pub fn into_response(self, object: Value) -> ValidationResponse {
         let warnings = (!self.warnings.is_empty()).then_some(self.warnings);
         let mut response = ValidationResponse {
             accepted: true,
@@ -82,7 +83,7 @@ impl Verdict {
         if self.patches.is_empty() {
             return response;
         }
-        let mut mutated = object.clone();
+        let mut mutated = object;
         for (pointer, value) in self.patches {
             if let Err(why) = set_pointer(&mut mutated, &pointer, value) {
                 response.accepted = false;
@@ -110,17 +111,32 @@ fn join_violations(violations: &[String]) -> String {
 }
 
 /// Sets (adds or replaces) the value at an RFC 6901 pointer whose parent exists.
+/// Walks the tokens itself: this runs for every patch, and tokens rarely need unescaping.
 pub fn set_pointer(root: &mut Value, pointer: &str, value: Value) -> Result<(), String> {
-    let (parent, last) = pointer
-        .rsplit_once('/')
-        .ok_or_else(|| format!("'{pointer}' is not a JSON pointer"))?;
-    let key = last.replace("~1", "/").replace("~0", "~");
-    match root.pointer_mut(parent) {
-        Some(Value::Object(map)) => {
-            map.insert(key, value);
+    let Some(path) = pointer.strip_prefix('/') else {
+        return Err(format!("'{pointer}' is not a JSON pointer"));
+    };
+    let (parents, last) = match path.rsplit_once('/') {
+        Some((parents, last)) => (Some(parents), last),
+        None => (None, path),
+    };
+    let parent_pointer = &pointer[..pointer.len() - last.len() - 1];
+    let missing = || format!("'{parent_pointer}' does not exist or holds no object");
+    let mut node = root;
+    for token in parents.into_iter().flat_map(|p| p.split('/')) {
+        node = match node {
+            Value::Object(map) => map.get_mut(unescape(token).as_ref()),
+            Value::Array(list) => token.parse::<usize>().ok().and_then(|i| list.get_mut(i)),
+            _ => None,
+        }
+        .ok_or_else(missing)?;
+    }
+    match node {
+        Value::Object(map) => {
+            map.insert(unescape(last).into_owned(), value);
             Ok(())
         }
-        Some(Value::Array(list)) => match key.parse::<usize>() {
+        Value::Array(list) => match last.parse::<usize>() {
             Ok(i) if i < list.len() => {
                 list[i] = value;
                 Ok(())
@@ -129,9 +145,19 @@ pub fn set_pointer(root: &mut Value, pointer: &str, value: Value) -> Result<(), 
                 list.push(value);
                 Ok(())
             }
-            _ => Err(format!("index '{key}' is out of range at '{parent}'")),
+            _ => Err(format!(
+                "index '{last}' is out of range at '{parent_pointer}'"
+            )),
         },
-        _ => Err(format!("'{parent}' does not exist or holds no object")),
+        _ => Err(missing()),
+    }
+}
+
+fn unescape(token: &str) -> std::borrow::Cow<'_, str> {
+    if token.contains('~') {
+        token.replace("~1", "/").replace("~0", "~").into()
+    } else {
+        token.into()
     }
 }
 
@@ -146,7 +172,7 @@ mod tests {
         verdict.reject_request("first");
         verdict.reject_request("second");
         verdict.patch("/a".into(), json!(1));
-        let response = verdict.into_response(&json!({}));
+        let response = verdict.into_response(json!({}));
         assert!(!response.accepted);
         assert_eq!(
             response.message.as_deref(),
@@ -165,7 +191,7 @@ mod tests {
         );
         verdict.warn("note");
         let object = json!({"spec": {"containers": [{"image": "nginx"}]}});
-        let response = verdict.into_response(&object);
+        let response = verdict.into_response(object);
         assert!(response.accepted);
         assert_eq!(
             response.mutated_object,
@@ -187,12 +213,17 @@ mod tests {
             .contains("out of range"));
         set_pointer(&mut root, "/a/1", json!(2)).unwrap();
         set_pointer(&mut root, "/x~1y", json!(3)).unwrap();
-        assert_eq!(root, json!({"a": [1, 2], "x/y": 3}));
+        set_pointer(&mut root, "/a/0", json!(0)).unwrap();
+        assert_eq!(root, json!({"a": [0, 2], "x/y": 3}));
+        assert!(set_pointer(&mut root, "nope", json!(1)).is_err());
+        assert!(set_pointer(&mut root, "/a/x/y", json!(1))
+            .unwrap_err()
+            .contains("'/a/x' does not exist"));
     }
 
     #[test]
     fn nothing_found_accepts() {
-        let response = Verdict::new().into_response(&json!({}));
+        let response = Verdict::new().into_response(json!({}));
         assert!(
             response.accepted && response.message.is_none() && response.mutated_object.is_none()
         );

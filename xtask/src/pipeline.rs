@@ -33,26 +33,41 @@ pub fn build(root: &Path) -> Result<Vec<(PolicyCrate, PathBuf)>> {
         policy.check()?;
     }
     let started = Instant::now();
-    eprintln!(
-        "==> compiling {} policies for wasm32-wasip1 (release)",
-        policies.len()
-    );
-    let mut command = cargo();
-    command
-        .current_dir(root)
-        .args(["build", "--release", "--target", "wasm32-wasip1"]);
-    for policy in &policies {
-        command.args(["-p", &policy.name]);
-    }
-    if !command.status().context("cannot run cargo")?.success() {
-        bail!("cargo build failed");
+    let mut profiles: Vec<&str> = policies.iter().map(|p| p.profile.as_str()).collect();
+    profiles.sort();
+    profiles.dedup();
+    for profile in profiles {
+        let names: Vec<&str> = policies
+            .iter()
+            .filter(|p| p.profile == profile)
+            .map(|p| p.name.as_str())
+            .collect();
+        eprintln!(
+            "==> compiling {} for wasm32-wasip1 (profile {profile})",
+            names.join(", ")
+        );
+        let mut command = cargo();
+        command.current_dir(root).args([
+            "build",
+            "--profile",
+            profile,
+            "--target",
+            "wasm32-wasip1",
+        ]);
+        for name in names {
+            command.args(["-p", name]);
+        }
+        if !command.status().context("cannot run cargo")?.success() {
+            bail!("cargo build failed");
+        }
     }
     let dist = root.join("dist");
     std::fs::create_dir_all(&dist)?;
     let mut written = Vec::new();
     for policy in policies {
         let built = root
-            .join("target/wasm32-wasip1/release")
+            .join("target/wasm32-wasip1")
+            .join(&policy.profile)
             .join(policy.wasm_file_name());
         let module =
             std::fs::read(&built).with_context(|| format!("cannot read {}", built.display()))?;

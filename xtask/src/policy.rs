@@ -15,6 +15,8 @@ pub struct PolicyCrate {
     pub questions: Value,
     /// `[package.metadata.release] date`: when this version was released.
     pub release_date: String,
+    /// `[package.metadata.release] profile`: the cargo profile of the wasm build (`release` by default).
+    pub profile: String,
 }
 
 impl PolicyCrate {
@@ -52,6 +54,7 @@ impl PolicyCrate {
             readme,
             questions,
             release_date: field("date")?,
+            profile: field("profile").unwrap_or_else(|_| "release".to_string()),
         })
     }
 
