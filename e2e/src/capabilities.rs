@@ -1,6 +1,7 @@
 //! The host side of the policies' capabilities, answered from fixtures.
 
 use anyhow::{bail, Context, Result};
+use sdk_shim::host::find_resource;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -99,27 +100,20 @@ impl HostCapabilities {
                 let req: GetResource = serde_json::from_slice(payload)
                     .map_err(|e| format!("bad get_resource request: {e}"))?;
                 let namespace = req.namespace.unwrap_or_default();
-                let field = |r: &Value, p: &str| {
-                    r.pointer(p)
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                        .to_string()
-                };
-                self.resources
-                    .iter()
-                    .find(|r| {
-                        field(r, "/apiVersion") == req.api_version
-                            && field(r, "/kind") == req.kind
-                            && field(r, "/metadata/name") == req.name
-                            && field(r, "/metadata/namespace") == namespace
-                    })
-                    .map(|r| r.to_string().into_bytes())
-                    .ok_or_else(|| {
-                        format!(
-                            "{} '{}' not found in namespace '{namespace}'",
-                            req.kind, req.name
-                        )
-                    })
+                find_resource(
+                    &self.resources,
+                    &req.api_version,
+                    &req.kind,
+                    &namespace,
+                    &req.name,
+                )
+                .map(|r| r.to_string().into_bytes())
+                .ok_or_else(|| {
+                    format!(
+                        "{} '{}' not found in namespace '{namespace}'",
+                        req.kind, req.name
+                    )
+                })
             }
             _ => Err(format!(
                 "host capability {binding}/{namespace}/{operation} is not provided"

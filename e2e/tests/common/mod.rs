@@ -28,6 +28,16 @@ pub fn instance(policy: &str, capabilities: HostCapabilities) -> PolicyInstance 
         .expect("instantiate")
 }
 
+/// Each settings value is refused by the policy with a message containing the expected text.
+pub fn assert_settings_rejected(policy: &PolicyInstance, cases: &[(Value, &str)]) {
+    for (settings, expected) in cases {
+        let answer = policy.validate_settings(settings).unwrap();
+        assert!(!answer.valid, "{settings}");
+        let message = answer.message.as_deref().unwrap_or("");
+        assert!(message.contains(expected), "{settings}: {message}");
+    }
+}
+
 /// A request fixture from the policy's own `test_data/`.
 pub fn request(policy: &str, fixture: &str) -> Value {
     let path = workspace_root()
