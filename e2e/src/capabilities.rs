@@ -17,6 +17,47 @@ pub struct HostCapabilities {
     pub resources: Vec<Value>,
     /// Every host call made, as `namespace/operation payload`, for tests to inspect.
     calls: Mutex<Vec<String>>,
+    /// Resolve digests not in `digests` from the real registry the image names.
+    registry: Option<RegistryLookup>,
+}
+
+/// Digest lookups against real registries (HTTP for loopback registries, HTTPS elsewhere).
+struct RegistryLookup {
+    client: oci_client::Client,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl std::fmt::Debug for RegistryLookup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RegistryLookup")
+    }
+}
+
+impl RegistryLookup {
+    fn new(plain_http_hosts: Vec<String>) -> Result<Self> {
+        use oci_client::client::{ClientConfig, ClientProtocol};
+        let client = oci_client::Client::new(ClientConfig {
+            protocol: ClientProtocol::HttpsExcept(plain_http_hosts),
+            ..Default::default()
+        });
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        Ok(RegistryLookup { client, runtime })
+    }
+
+    fn digest(&self, image: &str) -> Result<String, String> {
+        let reference: oci_client::Reference =
+            image.parse().map_err(|e| format!("{image}: {e}"))?;
+        self.runtime
+            .block_on(
+                self.client.fetch_manifest_digest(
+                    &reference,
+                    &oci_client::secrets::RegistryAuth::Anonymous,
+                ),
+            )
+            .map_err(|e| format!("{image}: {e}"))
+    }
 }
 
 #[derive(Deserialize)]
@@ -35,6 +76,13 @@ impl HostCapabilities {
     pub fn with_digest(mut self, image: &str, digest: &str) -> Self {
         self.digests.insert(image.to_string(), digest.to_string());
         self
+    }
+
+    /// Answers digest lookups missing from the fixtures from the real registries; the hosts listed
+    /// (loopback test registries) are spoken to over plain HTTP.
+    pub fn with_registry_lookups(mut self, plain_http_hosts: Vec<String>) -> Result<Self> {
+        self.registry = Some(RegistryLookup::new(plain_http_hosts)?);
+        Ok(self)
     }
 
     pub fn with_resource(mut self, resource: Value) -> Self {
@@ -91,10 +139,12 @@ impl HostCapabilities {
             ("kubewarden", "oci", "v1/manifest_digest") => {
                 let image: String = serde_json::from_slice(payload)
                     .map_err(|e| format!("bad manifest_digest request: {e}"))?;
-                match self.digests.get(&image) {
-                    Some(digest) => Ok(json!({ "digest": digest }).to_string().into_bytes()),
-                    None => Err(format!("manifest unknown: {image}")),
-                }
+                let digest = match (self.digests.get(&image), &self.registry) {
+                    (Some(digest), _) => digest.clone(),
+                    (None, Some(registry)) => registry.digest(&image)?,
+                    (None, None) => return Err(format!("manifest unknown: {image}")),
+                };
+                Ok(json!({ "digest": digest }).to_string().into_bytes())
             }
             ("kubewarden", "kubernetes", "get_resource") => {
                 let req: GetResource = serde_json::from_slice(payload)

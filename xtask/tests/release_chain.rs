@@ -363,3 +363,52 @@ fn verification_configs_with_several_keys() {
     let error = format!("{:#}", check(unsupported).unwrap_err());
     assert!(error.contains("is not a verification config"), "{error}");
 }
+
+#[test]
+fn pin_digest_resolves_a_tag_from_the_real_registry() {
+    let registry = TestRegistry::start();
+    let layout = TempDir::new("layout");
+    let (_keys, private, _) = keys("keys");
+    let released = publish(&registry, &private, &layout);
+    let target = released
+        .iter()
+        .find(|r| r.name == "pull-policy-for-tag")
+        .unwrap();
+    let image = format!(
+        "{}/image-policies/pull-policy-for-tag:v0.1.0",
+        registry.host
+    );
+
+    let capabilities = HostCapabilities::new()
+        .with_registry_lookups(vec![registry.host.clone()])
+        .unwrap();
+    let wasm = std::fs::read(e2e::built_policy("pin-digest").unwrap()).unwrap();
+    let policy = PolicyModule::from_bytes(&wasm)
+        .unwrap()
+        .instantiate(Arc::new(capabilities))
+        .unwrap();
+    let mut request =
+        read_request(&workspace_root().join("policies/pin-digest/test_data/pod_latest.json"))
+            .unwrap();
+    request["object"]["spec"]["containers"][0]["image"] = json!(image);
+    let response = policy.validate(&request, &json!({"mutate": true})).unwrap();
+    assert!(response.accepted, "{:?}", response.message);
+    let patched = &response.mutated_object.unwrap()["spec"]["containers"][0]["image"];
+    assert_eq!(patched, &json!(format!("{image}@{}", target.digest)));
+
+    // A tag the registry does not have is a rejection naming the image and the registry's answer.
+    request["object"]["spec"]["containers"][0]["image"] = json!(format!(
+        "{}/image-policies/pull-policy-for-tag:v9",
+        registry.host
+    ));
+    let response = policy.validate(&request, &json!({"mutate": true})).unwrap();
+    assert!(!response.accepted);
+    let message = response.message.unwrap();
+    assert!(
+        message.contains(&format!(
+            "cannot resolve '{}/image-policies/pull-policy-for-tag:v9' to a digest",
+            registry.host
+        )),
+        "{message}"
+    );
+}

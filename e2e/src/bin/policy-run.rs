@@ -2,9 +2,10 @@
 //!
 //! ```text
 //! policy-run --request-path REQ.json [--settings-json JSON | --settings-path FILE]
-//!            [--digests FILE] [--cluster-state FILE]... POLICY.wasm
+//!            [--digests FILE] [--resolve-digests [--plain-http HOST]...] [--cluster-state FILE]... POLICY.wasm
 //! ```
-//! Prints the policy's response as JSON. Invalid settings exit with status 2 and the policy's message.
+//! `--resolve-digests` answers digest lookups that `--digests` does not from the real registries
+//! (HTTPS; plain HTTP for the `--plain-http` hosts). Prints the policy's response as JSON. Invalid settings exit with status 2 and the policy's message.
 
 use anyhow::{bail, Context, Result};
 use e2e::{read_json_or_yaml, read_request, HostCapabilities, PolicyModule};
@@ -14,7 +15,7 @@ use std::sync::Arc;
 
 const USAGE: &str =
     "usage: policy-run --request-path FILE [--settings-json JSON | --settings-path FILE] \
-[--digests FILE] [--cluster-state FILE]... POLICY.wasm";
+[--digests FILE] [--resolve-digests [--plain-http HOST]...] [--cluster-state FILE]... POLICY.wasm";
 
 fn main() {
     match run() {
@@ -30,6 +31,7 @@ fn run() -> Result<i32> {
     let mut args = std::env::args().skip(1);
     let (mut request, mut settings, mut policy) = (None, Value::Null, None);
     let mut capabilities = HostCapabilities::new();
+    let (mut resolve, mut plain_http) = (false, Vec::new());
     while let Some(arg) = args.next() {
         let mut value = || {
             args.next()
@@ -42,6 +44,8 @@ fn run() -> Result<i32> {
             }
             "--settings-path" => settings = read_json_or_yaml(&PathBuf::from(value()?))?,
             "--digests" => capabilities.load_digests(&PathBuf::from(value()?))?,
+            "--resolve-digests" => resolve = true,
+            "--plain-http" => plain_http.push(value()?),
             "--cluster-state" => capabilities.load_resources(&PathBuf::from(value()?))?,
             "--help" | "-h" => {
                 println!("{USAGE}");
@@ -50,6 +54,9 @@ fn run() -> Result<i32> {
             other if other.starts_with('-') => bail!("unknown option {other}\n{USAGE}"),
             other => policy = Some(PathBuf::from(other)),
         }
+    }
+    if resolve {
+        capabilities = capabilities.with_registry_lookups(plain_http)?;
     }
     let policy = policy.context(USAGE)?;
     let request = read_request(&request.context(USAGE)?)?;
