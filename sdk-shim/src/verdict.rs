@@ -55,14 +55,6 @@ impl Verdict {
         self.patches.push((pointer, value));
     }
 
-    pub fn violations(&self) -> &[String] {
-        &self.violations
-    }
-
-    pub fn patches(&self) -> &[(String, Value)] {
-        &self.patches
-    }
-
     /// Violations reject (all listed); otherwise patches mutate; otherwise accept.
     /// Takes the request's object by value: mutating patches it in place, without a deep copy.
     pub fn into_response(self, object: Value) -> ValidationResponse {

@@ -124,19 +124,6 @@ fn pod_spec_pointer(group: &str, kind: &str) -> Option<&'static str> {
     }
 }
 
-/// The kinds the walker knows, as `metadata.yml` rules name them.
-pub const KNOWN_KINDS: [&str; 9] = [
-    "Pod",
-    "PodTemplate",
-    "ReplicationController",
-    "Deployment",
-    "ReplicaSet",
-    "StatefulSet",
-    "DaemonSet",
-    "Job",
-    "CronJob",
-];
-
 impl<'a> Workload<'a> {
     /// Finds every container in the request. An error means the request is malformed.
     pub fn from_request(

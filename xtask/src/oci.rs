@@ -28,10 +28,6 @@ impl Artifact {
     pub fn digest(&self) -> String {
         sha256_digest(&self.manifest)
     }
-
-    pub fn parsed_manifest(&self) -> Result<ImageManifest> {
-        serde_json::from_slice(&self.manifest).context("the manifest is not an OCI image manifest")
-    }
 }
 
 /// JSON with sorted keys, so that one input always gives one digest (annotations are a HashMap).

@@ -259,12 +259,7 @@ fn commit_time(root: &Path) -> String {
 /// A `[workspace.package]` field of the root Cargo.toml.
 pub fn workspace_field(root: &Path, key: &str) -> Result<String> {
     let manifest = std::fs::read_to_string(root.join("Cargo.toml"))?;
-    manifest
-        .lines()
-        .find_map(|line| {
-            let (k, v) = line.split_once('=')?;
-            (k.trim() == key).then(|| v.trim().trim_matches('"').to_string())
-        })
+    crate::policy::cargo_toml_field(&manifest, key)
         .with_context(|| format!("the root Cargo.toml has no {key}"))
 }
 

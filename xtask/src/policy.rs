@@ -24,12 +24,7 @@ impl PolicyCrate {
         let manifest = std::fs::read_to_string(dir.join("Cargo.toml"))
             .with_context(|| format!("cannot read {}/Cargo.toml", dir.display()))?;
         let field = |key: &str| -> Result<String> {
-            manifest
-                .lines()
-                .find_map(|line| {
-                    let (k, v) = line.split_once('=')?;
-                    (k.trim() == key).then(|| v.trim().trim_matches('"').to_string())
-                })
+            cargo_toml_field(&manifest, key)
                 .with_context(|| format!("{}/Cargo.toml has no {key}", dir.display()))
         };
         let metadata_path = dir.join("metadata.yml");
@@ -176,6 +171,14 @@ fn read_sources(dir: &Path) -> Result<String> {
         }
     }
     Ok(text)
+}
+
+/// The string value of the first `key = "value"` line of a Cargo.toml (flat keys are all we read).
+pub fn cargo_toml_field(manifest: &str, key: &str) -> Option<String> {
+    manifest.lines().find_map(|line| {
+        let (k, v) = line.split_once('=')?;
+        (k.trim() == key).then(|| v.trim().trim_matches('"').to_string())
+    })
 }
 
 pub fn string_list(value: &Value, key: &str) -> Vec<String> {
