@@ -7,6 +7,7 @@ pub mod extract;
 pub mod host;
 pub mod pattern;
 pub mod reference;
+pub mod registry_host;
 pub mod request;
 pub mod settings;
 #[cfg(not(target_arch = "wasm32"))]

@@ -6,17 +6,26 @@
 //! ```
 //!
 //! `*` matches any run of characters inside one DNS label, one path segment, the port or the tag,
-//! never across `.` in a host nor across `/` in a path. Patterns are matched against the
-//! *normalised* reference (see [`crate::reference`]), hosts without case, and always on
-//! label/segment boundaries: `docker.io` never matches `docker.io.evil.com`, and `ghcr.io/acme`
-//! never matches `ghcr.io/acme-evil/x`. A repository part is a prefix of whole segments:
-//! `docker.io/library` matches `nginx` (= `docker.io/library/nginx`). A pattern without a port
-//! matches only images without a port; write `:*` for any port.
+//! never across `.` in a host nor across `/` in a path. Patterns are matched on label/segment
+//! boundaries: `docker.io` never matches `docker.io.evil.com`, and `ghcr.io/acme` never matches
+//! `ghcr.io/acme-evil/x`. A repository part is a prefix of whole segments: `docker.io/library`
+//! matches `nginx` (= `docker.io/library/nginx`).
+//!
+//! One registry, every spelling (see [`crate::registry_host`]): hosts compare without case,
+//! `docker.io`, `index.docker.io` and `registry-1.docker.io` are one registry (where a
+//! one-component Docker Hub repository is `library/<name>` however the host is spelt), IP hosts
+//! compare as addresses, and `localhost`, `127.0.0.0/8`, `[::1]`, `0.0.0.0` and `[::]` are all
+//! the node's loopback. A pattern without a port matches its host on any port (`evil.com`
+//! covers `evil.com:5000`); a pattern with a port matches only that port, and an image without
+//! a port is pulled from 443.
 //!
 //! The first component is always the registry host, so it must look like one (contain a `.` or a
 //! `:`, or be `localhost`): `nginx` alone is refused with a hint to write `docker.io/library/nginx`.
+//! A pattern that could never match a valid image (a path segment no repository can have, a
+//! `:tag` in a registry pattern) is refused, naming it.
 
-use crate::reference::{check_registry_with, split_host_port, ImageRef, DOCKER_HUB};
+use crate::reference::{check_path_component, check_registry_with, check_tag, ImageRef};
+use crate::registry_host::{canonical_port, split_host_port, HostId, DEFAULT_PORT};
 use serde::{Deserialize, Deserializer};
 use std::fmt;
 
@@ -24,9 +33,18 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegistryPattern {
     text: String,
-    host_labels: Vec<String>,
+    host: HostPattern,
+    /// Digits without leading zeros, or a glob; `None` matches any port.
     port: Option<String>,
     segments: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum HostPattern {
+    /// A concrete host: matches every spelling of it.
+    Exact(HostId),
+    /// Lower-case DNS labels with `*`.
+    Glob(Vec<String>),
 }
 
 /// A registry pattern optionally followed by `:tag-glob`.
@@ -77,72 +95,95 @@ impl RegistryPattern {
         if check_registry_with(registry, true).is_err() {
             return bad("the registry part is not a valid host[:port]");
         }
-        let host = host.to_ascii_lowercase();
-        let host = if host == "index.docker.io" {
-            DOCKER_HUB.to_string()
+        let host = if host.contains('*') {
+            HostPattern::Glob(host.to_ascii_lowercase().split('.').map(str::to_string).collect())
         } else {
-            host
+            HostPattern::Exact(HostId::parse(host))
         };
-        let host_labels = if host.starts_with('[') {
-            vec![host]
-        } else {
-            host.split('.').map(str::to_string).collect()
+        let port = match port {
+            Some(port) if port.contains('*') => Some(port.to_string()),
+            port => canonical_port(port),
         };
         let segments: Vec<String> = match path {
             Some(path) if !path.is_empty() => path.split('/').map(str::to_string).collect(),
             _ => Vec::new(),
         };
         for segment in &segments {
-            let ok = !segment.is_empty()
-                && segment
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-*".contains(&b));
-            if !ok {
+            if let Some((_, tag)) = segment.split_once(':') {
+                return Err(format!(
+                    "a registry pattern has no tag: remove ':{tag}' (tags are matched only by image patterns such as exemptImages)"
+                ));
+            }
+            if !could_be_path_component(segment) {
                 return bad(&format!(
-                    "repository segment '{segment}' may hold only lowercase letters, digits, '.', '_', '-' and '*'"
+                    "repository segment '{segment}' can never match: a path component is lowercase letters and digits separated by '.', '_', '__' or '-' ('*' for any run)"
                 ));
             }
         }
         Ok(RegistryPattern {
             text: text.to_string(),
-            host_labels,
-            port: port.map(str::to_string),
+            host,
+            port,
             segments,
         })
     }
 
     /// Whether the image's registry and repository fall under this pattern.
     pub fn matches(&self, image: &ImageRef) -> bool {
-        self.matches_name(image.registry(), image.repository())
+        self.matches_host(&image.host_id(), image.port().as_deref())
+            && globs_match(&self.segments, image.canonical_repository().split('/'), false)
     }
 
-    /// Like [`Self::matches`], on a normalised (lower-case) registry and repository.
-    /// Runs for every container against every pattern, so it does not allocate.
-    pub fn matches_name(&self, registry: &str, repository: &str) -> bool {
-        let Some((host, port)) = split_host_port(registry) else {
-            return false;
+    /// Whether the image's repository is exactly this pattern's (no nested repository).
+    fn matches_exactly(&self, image: &ImageRef) -> bool {
+        self.matches_host(&image.host_id(), image.port().as_deref())
+            && globs_match(&self.segments, image.canonical_repository().split('/'), true)
+    }
+
+    /// Whether a host and port (`None`: none written, so 443) fall under this pattern.
+    fn matches_host(&self, host: &HostId, port: Option<&str>) -> bool {
+        let port_matches = match &self.port {
+            None => true,
+            Some(glob) => glob_match(glob, port.unwrap_or(DEFAULT_PORT)),
         };
-        let port_matches = match (&self.port, port) {
-            (None, None) => true,
-            (Some(p), Some(port)) => glob_match(p, port),
-            _ => false,
-        };
-        let labels_match = if host.starts_with('[') {
-            self.host_labels.len() == 1 && self.host_labels[0] == host
-        } else {
-            globs_match(&self.host_labels, host.split('.'), true)
-        };
-        port_matches && labels_match && globs_match(&self.segments, repository.split('/'), false)
+        port_matches
+            && match &self.host {
+                HostPattern::Exact(id) => id == host,
+                HostPattern::Glob(labels) => host
+                    .spellings()
+                    .iter()
+                    .any(|spelling| globs_match(labels, spelling.split('.'), true)),
+            }
     }
 
     /// Whether every image under the concrete pattern `other` also falls under this one.
     pub fn covers(&self, other: &RegistryPattern) -> bool {
-        let prefix = other.repository_prefix();
-        if prefix.is_empty() {
-            // A bare registry: only a pattern with no repository part covers all of it.
-            return self.segments.is_empty() && self.matches_name(&other.registry(), "x");
-        }
-        self.matches_name(&other.registry(), &prefix)
+        let HostPattern::Exact(other_host) = &other.host else {
+            return false;
+        };
+        let ports_covered = match (&self.port, &other.port) {
+            (None, _) => true,
+            (Some(mine), Some(theirs)) => glob_match(mine, theirs),
+            // `other` covers every port, this pattern only some.
+            (Some(_), None) => false,
+        };
+        ports_covered
+            && self.matches_host(other_host, other.port.as_deref().or(Some(DEFAULT_PORT)))
+            && self.segments.len() <= other.segments.len()
+            && globs_match(&self.segments, other.segments.iter().map(String::as_str), false)
+    }
+
+    /// Whether some image falls under both concrete patterns (one's repository prefix lies under
+    /// the other's, on the same registry).
+    pub fn overlaps(&self, other: &RegistryPattern) -> bool {
+        let ports_meet = match (&self.port, &other.port) {
+            (Some(a), Some(b)) => a == b,
+            _ => true,
+        };
+        let shorter = self.segments.len().min(other.segments.len());
+        self.host == other.host
+            && ports_meet
+            && self.segments[..shorter] == other.segments[..shorter]
     }
 
     /// The number of repository segments this pattern fixes (used to rewrite the rest of a path).
@@ -155,13 +196,9 @@ impl RegistryPattern {
         self.text.contains('*')
     }
 
-    /// The registry part, normalised (`index.docker.io` written as `docker.io`).
-    pub fn registry(&self) -> String {
-        let host = self.host_labels.join(".");
-        match &self.port {
-            Some(port) => format!("{host}:{port}"),
-            None => host,
-        }
+    /// The registry part as written (`host[:port]`), for rewriting an image onto it.
+    pub fn registry(&self) -> &str {
+        self.text.split('/').next().unwrap_or("")
     }
 
     /// The repository prefix, `""` when the pattern is a bare registry.
@@ -182,14 +219,14 @@ impl ImagePattern {
             None => (text, None),
         };
         if let Some(tag) = tag {
-            let ok = !tag.is_empty()
-                && tag.len() <= 128
+            let ok = tag.len() <= 128
                 && tag
                     .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"_.-*".contains(&b));
+                    .all(|b| b.is_ascii_alphanumeric() || b"_.-*".contains(&b))
+                && could_be(tag, check_tag);
             if !ok {
                 return Err(format!(
-                    "pattern '{text}': tag glob '{tag}' may hold only [A-Za-z0-9_.-] and '*'"
+                    "pattern '{text}': tag glob '{tag}' can never match a tag (1 to 128 of [A-Za-z0-9_.-], not starting with '.' or '-'; '*' for any run)"
                 ));
             }
         }
@@ -202,10 +239,16 @@ impl ImagePattern {
         })
     }
 
-    /// Whether the image falls under this pattern. A tag glob is matched against the effective tag;
-    /// a digest-only image has no tag and is matched only by the glob `*`.
+    /// Whether the image falls under this pattern. With a tag glob the repository must be exactly
+    /// the pattern's (`registry.k8s.io/pause:*` is not `registry.k8s.io/pause/evil`), and the glob
+    /// is matched against the effective tag; a digest-only image has no tag and is matched only by
+    /// the glob `*`. Without one, the pattern is a repository prefix like a registry pattern.
     pub fn matches(&self, image: &ImageRef) -> bool {
-        if !self.repository.matches(image) {
+        let repository_matches = match self.tag {
+            Some(_) => self.repository.matches_exactly(image),
+            None => self.repository.matches(image),
+        };
+        if !repository_matches {
             return false;
         }
         match (&self.tag, image.effective_tag()) {
@@ -219,6 +262,16 @@ impl ImagePattern {
     pub fn as_str(&self) -> &str {
         &self.text
     }
+}
+
+/// Whether some text matching `glob` passes `check`: every `*` stands for a run of letters, or for
+/// nothing (the two choices that can make a separator-free glob valid).
+fn could_be(glob: &str, check: impl Fn(&str) -> bool) -> bool {
+    check(&glob.replace('*', "a")) || check(&glob.replace('*', ""))
+}
+
+fn could_be_path_component(segment: &str) -> bool {
+    could_be(segment, |s| check_path_component(s).is_ok())
 }
 
 /// Each glob matches the next part, in order; `whole` also wants no parts left over.
@@ -376,15 +429,44 @@ mod tests {
             ("localhost:5000", "localhost:5000/app", true),
             ("localhost:5000", "localhost:5001/app", false),
             ("localhost:5000", "localhost/app", false),
-            ("localhost", "localhost:5000/app", false),
+            // A pattern without a port covers every port of its host.
+            ("localhost", "localhost:5000/app", true),
+            ("evil.com", "evil.com:443/x", true),
+            ("evil.com", "evil.com:5000/x", true),
+            ("evil.com:5000", "evil.com:05000/x", true),
+            // An image without a port is pulled from 443.
+            ("registry.example.com:443", "registry.example.com/app", true),
+            ("registry.example.com:443", "registry.example.com:8443/app", false),
+            // Docker Hub, every spelling.
+            ("docker.io", "registry-1.docker.io/nginx", true),
+            ("docker.io/library/nginx", "Docker.IO/nginx", true),
+            ("docker.io/library/nginx", "registry-1.docker.io/nginx:1", true),
+            ("registry-1.docker.io/library", "nginx", true),
+            ("index.docker.io/bitnami", "bitnami/redis", true),
+            ("docker.io", "registry-2.docker.io/x", false),
+            // Loopback, every spelling.
+            ("localhost", "127.0.0.1:5000/x", true),
+            ("localhost", "127.9.9.9/x", true),
+            ("localhost", "[::1]:5000/x", true),
+            ("localhost", "[0:0::1]/x", true),
+            ("localhost", "0.0.0.0:5000/x", true),
+            ("localhost", "[::ffff:7f00:1]/x", true),
+            ("127.0.0.1", "LOCALHOST/x", true),
+            ("[::1]", "localhost/x", true),
+            ("127.*.*.*", "localhost/x", true),
+            ("local*:*", "[::1]/x", true),
+            ("localhost", "localhost.evil.com/x", false),
+            // IP addresses compare as addresses.
+            ("10.0.0.1", "[::ffff:a00:1]/app", true),
+            ("10.0.0.1", "[::ffff:a00:1]:5000/app", true),
+            ("10.0.0.*", "[::ffff:a00:7]/app", true),
+            ("[2001:db8::1]", "[2001:0db8:0:0::0001]/app", true),
+            ("[2001:DB8::1]", "[2001:db8::1]/app", true),
+            ("[2001:db8::1]", "[2001:db8::2]/app", false),
             ("localhost:*", "localhost:5000/app", true),
             ("localhost:5*", "localhost:5000/app", true),
             ("localhost:5*", "localhost:6000/app", false),
-            (
-                "registry.example.com",
-                "registry.example.com:443/app",
-                false,
-            ),
+
             ("[::1]:5000", "[::1]:5000/app", true),
             ("10.0.0.1:5000", "10.0.0.1:5000/app", true),
             ("10.0.0.1:5000", "10.0.0.10:5000/app", false),
@@ -417,11 +499,35 @@ mod tests {
                 "harbor.example.com/cache-evil",
                 false,
             ),
+            ("harbor.example.com", "HARBOR.example.com:5000/cache", true),
+            ("harbor.example.com:5000", "harbor.example.com/cache", false),
+            ("harbor.example.com:5*", "harbor.example.com:5000/cache", true),
+            ("localhost", "127.0.0.1:5000", true),
+            ("docker.io", "index.docker.io/cache", true),
         ];
         for (pattern, other, expected) in cases {
             let p = RegistryPattern::parse(pattern).unwrap();
             let o = RegistryPattern::parse(other).unwrap();
             assert_eq!(p.covers(&o), expected, "{pattern} covers {other}");
+        }
+    }
+
+    #[test]
+    fn overlapping_patterns() {
+        let cases = [
+            ("harbor.example.com/cache", "harbor.example.com/cache/library", true),
+            ("harbor.example.com/cache/library", "harbor.example.com/cache", true),
+            ("harbor.example.com", "harbor.example.com/cache", true),
+            ("harbor.example.com/cache", "harbor.example.com/cache2", false),
+            ("harbor.example.com/cache", "other.example.com/cache", false),
+            ("harbor.example.com:5000", "harbor.example.com", true),
+            ("harbor.example.com:5000", "harbor.example.com:5001", false),
+            ("localhost/a", "127.0.0.1/a/b", true),
+        ];
+        for (a, b, expected) in cases {
+            let (pa, pb) = (RegistryPattern::parse(a).unwrap(), RegistryPattern::parse(b).unwrap());
+            assert_eq!(pa.overlaps(&pb), expected, "{a} overlaps {b}");
+            assert_eq!(pb.overlaps(&pa), expected, "{b} overlaps {a}");
         }
     }
 
@@ -456,6 +562,12 @@ mod tests {
             ("localhost:5000", "localhost:5000/app:1", true),
             ("localhost:5000/app:1", "localhost:5000/app:1", true),
             ("localhost:5000/app:1", "localhost:5000/app:2", false),
+            // A tag part pins the repository: nothing nested below it.
+            ("registry.k8s.io/pause:*", "registry.k8s.io/pause/evil:3.9", false),
+            ("registry.k8s.io/pause:*", "registry.k8s.io/pause-evil:3.9", false),
+            ("docker.io/library/nginx:*", "Docker.IO/nginx:1", true),
+            // Without a tag part it is a repository prefix.
+            ("registry.k8s.io/pause", "registry.k8s.io/pause/evil:3.9", true),
         ];
         for (pattern, img, expected) in cases {
             let p = ImagePattern::parse(pattern).unwrap_or_else(|e| panic!("{e}"));
@@ -477,14 +589,27 @@ mod tests {
             ("bad.io:x", "not a valid host"),
             ("ghcr.io/a b", "whitespace"),
             ("ghcr.io/a@sha256:x", "'@'"),
+            ("ghcr.io/app:1.0", "a registry pattern has no tag: remove ':1.0'"),
+            ("ghcr.io/-acme", "segment '-acme' can never match"),
+            ("ghcr.io/a..b", "segment 'a..b' can never match"),
+            ("ghcr.io/a___b", "segment 'a___b' can never match"),
+            ("ghcr.io/*-", "segment '*-' can never match"),
+            ("ghcr.io/_*", "segment '_*' can never match"),
         ];
         for (pattern, why) in cases {
             let err = RegistryPattern::parse(pattern).unwrap_err();
             assert!(err.contains(why), "{pattern}: {err}");
             assert!(err.contains(&format!("'{pattern}'")), "{pattern}: {err}");
         }
-        let err = ImagePattern::parse("ghcr.io/app:a+b").unwrap_err();
-        assert!(err.contains("tag glob 'a+b'"), "{err}");
+        for (pattern, tag) in [("ghcr.io/app:a+b", "a+b"), ("ghcr.io/app:.x*", ".x*"), ("ghcr.io/app:", "")] {
+            let err = ImagePattern::parse(pattern).unwrap_err();
+            assert!(err.contains(&format!("tag glob '{tag}' can never match")), "{err}");
+        }
+        // Globs that can match something are kept.
+        for pattern in ["ghcr.io/a-*", "ghcr.io/*.x", "ghcr.io/a_*_b", "ghcr.io/*"] {
+            RegistryPattern::parse(pattern).unwrap_or_else(|e| panic!("{e}"));
+        }
+        ImagePattern::parse("ghcr.io/app:*-rc.*").unwrap();
     }
 
     #[test]

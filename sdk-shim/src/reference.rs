@@ -16,18 +16,24 @@
 //! digest         := "sha256:" hex{64} | "sha384:" hex{96} | "sha512:" hex{128}   (lowercase hex)
 //! ```
 //!
-//! Normalisation, as Docker and the kubelet do it: the first path component is a registry only
-//! when it contains `.` or `:`, is `localhost`, or has upper-case letters; otherwise the registry
-//! is `docker.io`. `index.docker.io` means `docker.io`, and a one-component Docker Hub name gets
-//! `library/` (`nginx` is `docker.io/library/nginx`). Registry hosts are compared without case, so
-//! they are stored in lower case. The normalised name (registry + "/" + path) is at most 255
-//! characters.
+//! Normalisation follows `ParseNormalizedNamed` of `distribution/reference` v0.6.0 (the version
+//! containerd 2.x pins), whose `splitDockerDomain` decides what the first component is: a domain
+//! when it contains `.` or `:`, is exactly `localhost`, or has upper-case letters; otherwise the
+//! domain is `docker.io`. The domain is kept as written (Go does not lowercase it), except that
+//! `index.docker.io` becomes `docker.io`; a Docker Hub name without `/` gets `library/` (`nginx` is
+//! `docker.io/library/nginx`, but `Docker.IO/nginx` stays `Docker.IO/nginx`). The repository path
+//! is at most 255 characters (the domain does not count), and a reference that is nothing but 64
+//! hex characters is refused (it looks like an image ID). Which registry a domain *means* (case,
+//! Docker Hub's other names, IP spellings, loopback) is decided by [`crate::registry_host`].
 
 use std::fmt;
 
-pub const DOCKER_HUB: &str = "docker.io";
+pub use crate::registry_host::{split_host_port, DOCKER_HUB};
+use crate::registry_host::{canonical_port, HostId};
+use std::borrow::Cow;
+
 const LEGACY_DOCKER_HUB: &str = "index.docker.io";
-const NAME_MAX_LEN: usize = 255;
+const PATH_MAX_LEN: usize = 255;
 const TAG_MAX_LEN: usize = 128;
 
 /// A parsed, normalised image reference.
@@ -43,6 +49,10 @@ pub struct ImageRef {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReferenceError {
     Empty,
+    /// Nothing before the `:tag` or `@digest`.
+    MissingName,
+    /// A registry host with no repository path after it (`[::1]:5000`).
+    HostWithoutPath(String),
     /// Leading/trailing spaces or other characters no reference can hold.
     InvalidCharacters,
     InvalidRegistry(String),
@@ -59,6 +69,11 @@ impl fmt::Display for ReferenceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Empty => write!(f, "the image reference is empty"),
+            Self::MissingName => write!(f, "the image name before the ':' or '@' is empty"),
+            Self::HostWithoutPath(h) => write!(
+                f,
+                "'{h}' is a registry host without a repository path (write '{h}/<repository>')"
+            ),
             Self::InvalidCharacters => write!(f, "the image reference contains whitespace or control characters"),
             Self::InvalidRegistry(r) => write!(f, "'{r}' is not a valid registry host[:port]"),
             Self::InvalidPathComponent(c) => write!(
@@ -66,8 +81,8 @@ impl fmt::Display for ReferenceError {
                 "repository path component '{c}' is invalid (lowercase letters and digits, separated by '.', '_', '__' or '-')"
             ),
             Self::Uppercase => write!(f, "repository name must be lowercase"),
-            Self::HexOnlyName => write!(f, "a repository name cannot be a 64-character hex string (did you mean @sha256:…?)"),
-            Self::NameTooLong(n) => write!(f, "repository name is {n} characters, the limit is {NAME_MAX_LEN}"),
+            Self::HexOnlyName => write!(f, "a reference cannot be only a 64-character hex string, which names an image ID (did you mean name@sha256:…?)"),
+            Self::NameTooLong(n) => write!(f, "repository path is {n} characters, the limit is {PATH_MAX_LEN}"),
             Self::InvalidTag(t) => write!(
                 f,
                 "tag '{t}' is invalid (1 to 128 of [A-Za-z0-9_.-], not starting with '.' or '-')"
@@ -95,10 +110,17 @@ impl ImageRef {
         if input.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(ReferenceError::InvalidCharacters);
         }
+        // distribution/reference: anchoredIdentifierRegexp is checked against the whole input.
+        if is_hex64(input) {
+            return Err(ReferenceError::HexOnlyName);
+        }
         let (rest, digest) = match input.split_once('@') {
             Some((rest, digest)) => (rest, Some(parse_digest(digest)?)),
             None => (input, None),
         };
+        if !rest.contains('/') && rest.starts_with('[') {
+            return Err(ReferenceError::HostWithoutPath(rest.to_string()));
+        }
         // A ':' after the last '/' starts the tag; one before it belongs to a registry port.
         let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
         let (name, tag) = match rest[last_slash..].rfind(':') {
@@ -109,18 +131,14 @@ impl ImageRef {
             None => (rest, None),
         };
         if name.is_empty() {
-            return Err(ReferenceError::Empty);
+            return Err(ReferenceError::MissingName);
         }
         let (registry, path) = split_registry(name)?;
-        if is_hex64(&path) && registry == DOCKER_HUB && !name.contains('/') {
-            return Err(ReferenceError::HexOnlyName);
-        }
         for component in path.split('/') {
             check_path_component(component)?;
         }
-        let full_len = registry.len() + 1 + path.len();
-        if full_len > NAME_MAX_LEN {
-            return Err(ReferenceError::NameTooLong(full_len));
+        if path.len() > PATH_MAX_LEN {
+            return Err(ReferenceError::NameTooLong(path.len()));
         }
         Ok(ImageRef {
             registry,
@@ -130,9 +148,30 @@ impl ImageRef {
         })
     }
 
-    /// Registry host with optional port, lower case, `docker.io` for Docker Hub.
+    /// Registry host with optional port as written (`index.docker.io` written as `docker.io`).
     pub fn registry(&self) -> &str {
         &self.registry
+    }
+
+    /// Which registry host this is, every spelling folded to one (see [`crate::registry_host`]).
+    pub fn host_id(&self) -> HostId {
+        let (host, _) = split_host_port(&self.registry).unwrap_or((&self.registry, None));
+        HostId::parse(host)
+    }
+
+    /// The port as a number without leading zeros, `None` when none is written (443).
+    pub fn port(&self) -> Option<String> {
+        canonical_port(split_host_port(&self.registry).and_then(|(_, port)| port))
+    }
+
+    /// The repository as the registry serves it: on Docker Hub (however spelt) a one-component
+    /// path is an official image under `library/`.
+    pub fn canonical_repository(&self) -> Cow<'_, str> {
+        if !self.repository.contains('/') && self.host_id().is_docker_hub() {
+            Cow::Owned(format!("library/{}", self.repository))
+        } else {
+            Cow::Borrowed(&self.repository)
+        }
     }
 
     /// Repository path inside the registry (`library/nginx`).
@@ -160,7 +199,8 @@ impl ImageRef {
         }
     }
 
-    /// `registry/repository`, e.g. `docker.io/library/nginx`.
+    /// `registry/repository`, e.g. `docker.io/library/nginx`: Go's `Named.Name()`, the string the
+    /// kubelet looks credentials up with.
     pub fn name(&self) -> String {
         format!("{}/{}", self.registry, self.repository)
     }
@@ -182,7 +222,7 @@ impl ImageRef {
     /// The same reference moved to another registry/repository, keeping tag and digest.
     pub fn with_name(&self, registry: &str, repository: &str) -> Self {
         ImageRef {
-            registry: registry.to_ascii_lowercase(),
+            registry: registry.to_string(),
             repository: repository.to_string(),
             tag: self.tag.clone(),
             digest: self.digest.clone(),
@@ -210,7 +250,8 @@ impl fmt::Display for ImageRef {
     }
 }
 
-/// Splits a name into its normalised registry and repository path.
+/// Splits a name into its registry and repository path: `splitDockerDomain` of
+/// distribution/reference v0.6.0, then its check that the repository is lower case.
 fn split_registry(name: &str) -> Result<(String, String), ReferenceError> {
     let (registry, path) = match name.split_once('/') {
         Some((first, rest))
@@ -219,24 +260,24 @@ fn split_registry(name: &str) -> Result<(String, String), ReferenceError> {
                 || first.chars().any(|c| c.is_ascii_uppercase()) =>
         {
             check_registry(first)?;
-            (first.to_ascii_lowercase(), rest)
+            let registry = if first == LEGACY_DOCKER_HUB {
+                DOCKER_HUB
+            } else {
+                first
+            };
+            (registry, rest)
         }
-        _ => (DOCKER_HUB.to_string(), name),
+        _ => (DOCKER_HUB, name),
     };
     if path.chars().any(|c| c.is_ascii_uppercase()) {
         return Err(ReferenceError::Uppercase);
     }
-    let registry = if registry == LEGACY_DOCKER_HUB {
-        DOCKER_HUB.to_string()
-    } else {
-        registry
-    };
     let path = if registry == DOCKER_HUB && !path.contains('/') {
         format!("library/{path}")
     } else {
         path.to_string()
     };
-    Ok((registry, path))
+    Ok((registry.to_string(), path))
 }
 
 /// Checks `host[:port]`, where host is a DNS name, an IPv4 address or a bracketed IPv6 address.
@@ -272,23 +313,6 @@ pub(crate) fn check_registry_with(registry: &str, wildcard: bool) -> Result<(), 
     }
 }
 
-/// Splits `host[:port]`; a bracketed IPv6 host keeps its brackets.
-pub fn split_host_port(registry: &str) -> Option<(&str, Option<&str>)> {
-    if registry.starts_with('[') {
-        let end = registry.find(']')?;
-        let (host, rest) = registry.split_at(end + 1);
-        match rest {
-            "" => Some((host, None)),
-            _ => rest.strip_prefix(':').map(|port| (host, Some(port))),
-        }
-    } else {
-        match registry.split_once(':') {
-            Some((host, port)) => Some((host, Some(port))),
-            None => Some((registry, None)),
-        }
-    }
-}
-
 fn is_dns_label(label: &str, wildcard: bool) -> bool {
     let bytes = label.as_bytes();
     let alnum = |b: u8| b.is_ascii_alphanumeric() || (wildcard && b == b'*');
@@ -299,7 +323,7 @@ fn is_dns_label(label: &str, wildcard: bool) -> bool {
 }
 
 /// `[a-z0-9]+ ( ( "." | "_" | "__" | "-"+ ) [a-z0-9]+ )*`
-fn check_path_component(component: &str) -> Result<(), ReferenceError> {
+pub(crate) fn check_path_component(component: &str) -> Result<(), ReferenceError> {
     let invalid = || ReferenceError::InvalidPathComponent(component.to_string());
     let bytes = component.as_bytes();
     let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
@@ -325,14 +349,18 @@ fn check_path_component(component: &str) -> Result<(), ReferenceError> {
     Ok(())
 }
 
-fn parse_tag(tag: &str) -> Result<String, ReferenceError> {
+/// `[A-Za-z0-9_] [A-Za-z0-9_.-]{0,127}`
+pub(crate) fn check_tag(tag: &str) -> bool {
     let bytes = tag.as_bytes();
     let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
-    let ok = !bytes.is_empty()
+    !bytes.is_empty()
         && bytes.len() <= TAG_MAX_LEN
         && word(bytes[0])
-        && bytes.iter().all(|&b| word(b) || b == b'.' || b == b'-');
-    if ok {
+        && bytes.iter().all(|&b| word(b) || b == b'.' || b == b'-')
+}
+
+fn parse_tag(tag: &str) -> Result<String, ReferenceError> {
+    if check_tag(tag) {
         Ok(tag.to_string())
     } else {
         Err(ReferenceError::InvalidTag(tag.to_string()))
@@ -365,7 +393,6 @@ fn parse_digest(digest: &str) -> Result<String, ReferenceError> {
 }
 
 fn is_hex64(s: &str) -> bool {
-    let s = s.strip_prefix("library/").unwrap_or(s);
     s.len() == 64
         && s.bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
@@ -412,9 +439,13 @@ mod tests {
             ok("library/nginx", "docker.io", "library/nginx", None, false, Some("latest")),
             ok("docker.io/nginx", "docker.io", "library/nginx", None, false, Some("latest")),
             ok("index.docker.io/nginx", "docker.io", "library/nginx", None, false, Some("latest")),
-            ok("INDEX.DOCKER.IO/bitnami/redis:7", "docker.io", "bitnami/redis", Some("7"), false, Some("7")),
+            // Go keeps the domain as written: only the exact `index.docker.io` becomes `docker.io`.
+            ok("INDEX.DOCKER.IO/bitnami/redis:7", "INDEX.DOCKER.IO", "bitnami/redis", Some("7"), false, Some("7")),
+            ok("index.docker.io/bitnami/redis:7", "docker.io", "bitnami/redis", Some("7"), false, Some("7")),
             ok("bitnami/redis", "docker.io", "bitnami/redis", None, false, Some("latest")),
-            ok("Docker.IO/nginx", "docker.io", "library/nginx", None, false, Some("latest")),
+            ok("Docker.IO/nginx", "Docker.IO", "nginx", None, false, Some("latest")),
+            ok("registry-1.docker.io/nginx", "registry-1.docker.io", "nginx", None, false, Some("latest")),
+            ok("LOCALHOST/app", "LOCALHOST", "app", None, false, Some("latest")),
             ok("localhost/app", "localhost", "app", None, false, Some("latest")),
             ok("localhost:5000/app:v1", "localhost:5000", "app", Some("v1"), false, Some("v1")),
             ok("localhost:5000", "docker.io", "library/localhost", Some("5000"), false, Some("5000")),
@@ -432,7 +463,10 @@ mod tests {
             ok("nginx@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "docker.io", "library/nginx", None, true, None),
             ok("ghcr.io/a/b@sha512:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "ghcr.io", "a/b", None, true, None),
             ok("ghcr.io/a/b@sha384:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "ghcr.io", "a/b", None, true, None),
-            // A 64-hex component is fine once it is not the whole name.
+            // Only a reference that is nothing but 64 hex characters is refused (Go's
+            // anchoredIdentifierRegexp runs on the whole input).
+            ok("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef:1", "docker.io", "library/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", Some("1"), false, Some("1")),
+            ok("library/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "docker.io", "library/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", None, false, Some("latest")),
             ok("ghcr.io/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "ghcr.io", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", None, false, Some("latest")),
         ];
         for case in cases {
@@ -448,11 +482,20 @@ mod tests {
 
     #[test]
     fn invalid_references_say_why() {
-        let long_name = format!("ghcr.io/{}", "a".repeat(250));
+        let long_name = format!("ghcr.io/{}", "a".repeat(256));
         let long_tag = format!("nginx:{}", "t".repeat(129));
         let cases: Vec<(&str, ReferenceError)> = vec![
             ("", ReferenceError::Empty),
-            (":latest", ReferenceError::Empty),
+            (":latest", ReferenceError::MissingName),
+            (
+                "@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+                ReferenceError::MissingName,
+            ),
+            ("[::1]", ReferenceError::HostWithoutPath("[::1]".into())),
+            (
+                "[::1]:5000",
+                ReferenceError::HostWithoutPath("[::1]:5000".into()),
+            ),
             (" nginx", ReferenceError::InvalidCharacters),
             ("nginx\n", ReferenceError::InvalidCharacters),
             ("Nginx", ReferenceError::Uppercase),
@@ -552,10 +595,45 @@ mod tests {
                 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
                 ReferenceError::HexOnlyName,
             ),
-            (long_name.as_str(), ReferenceError::NameTooLong(258)),
+            (long_name.as_str(), ReferenceError::NameTooLong(256)),
         ];
         for (input, expected) in cases {
             assert_eq!(ImageRef::parse(input), Err(expected), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn the_length_limit_is_on_the_path_only() {
+        // distribution/reference v0.6.0: RepositoryNameTotalLengthMax applies to the path.
+        let domain = format!("{}.example.com", "r".repeat(60));
+        let at_limit = format!("{domain}/{}", "a".repeat(255));
+        let image = ImageRef::parse(&at_limit).unwrap();
+        assert_eq!(image.repository().len(), 255);
+        // `library/` counts: a 248-character official name is 256 characters of path.
+        let official = "a".repeat(248);
+        assert_eq!(
+            ImageRef::parse(&official),
+            Err(ReferenceError::NameTooLong(256))
+        );
+    }
+
+    #[test]
+    fn hosts_and_repositories_as_the_registry_sees_them() {
+        // (reference, host id, port, canonical repository)
+        let cases = [
+            ("Docker.IO/nginx", "docker.io", None, "library/nginx"),
+            ("registry-1.docker.io/nginx", "docker.io", None, "library/nginx"),
+            ("nginx", "docker.io", None, "library/nginx"),
+            ("docker.io/bitnami/redis", "docker.io", None, "bitnami/redis"),
+            ("ghcr.io/app", "ghcr.io", None, "app"),
+            ("127.0.0.1:05000/app", "localhost", Some("5000"), "app"),
+            ("[::ffff:a00:1]:443/app", "10.0.0.1", Some("443"), "app"),
+        ];
+        for (reference, host, port, repository) in cases {
+            let image = ImageRef::parse(reference).unwrap();
+            assert_eq!(image.host_id().to_string(), host, "{reference}");
+            assert_eq!(image.port().as_deref(), port, "{reference}");
+            assert_eq!(image.canonical_repository(), repository, "{reference}");
         }
     }
 
@@ -583,5 +661,9 @@ mod tests {
         assert!(err.to_string().contains("sha256:<64 hex>"), "{err}");
         let err = ImageRef::parse("Nginx").unwrap_err();
         assert_eq!(err.to_string(), "repository name must be lowercase");
+        let err = ImageRef::parse("[::1]").unwrap_err();
+        assert!(err.to_string().contains("registry host without a repository path"), "{err}");
+        let err = ImageRef::parse("@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef").unwrap_err();
+        assert!(err.to_string().contains("image name before"), "{err}");
     }
 }

@@ -25,6 +25,9 @@ pub struct AdmissionRequest {
     pub namespace: Option<String>,
     #[serde(default)]
     pub object: Value,
+    /// The object before an UPDATE (`null` otherwise).
+    #[serde(default)]
+    pub old_object: Value,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, PartialEq, Eq)]
@@ -48,6 +51,27 @@ impl GroupVersionKind {
 }
 
 impl AdmissionRequest {
+    /// Why the API server would drop or refuse a change at `pointer` of this request's object,
+    /// if it would. Follows the API server: on the `pods/ephemeralcontainers` subresource only
+    /// `spec.ephemeralContainers` is kept (the pod strategy copies everything else from the old
+    /// pod), and a Pod UPDATE may change only container images among the fields the policies set
+    /// (`ValidatePodUpdate`), so `imagePullPolicy`, `imagePullSecrets` and volumes are immutable.
+    pub fn immutable_reason(&self, pointer: &str) -> Option<&'static str> {
+        if (self.kind.group.as_str(), self.kind.kind.as_str()) != ("", "Pod") {
+            return None;
+        }
+        match (self.sub_resource.as_deref().unwrap_or(""), self.operation.as_str()) {
+            ("ephemeralcontainers", _) if !pointer.starts_with("/spec/ephemeralContainers/") => Some(
+                "on the pods/ephemeralcontainers subresource the API server keeps only changes to spec.ephemeralContainers",
+            ),
+            ("", "UPDATE") if !is_pod_container_image(pointer) => Some(
+                "a Pod's spec is immutable once created except for container images; change the Pod's template or recreate it",
+            ),
+            _ => None,
+        }
+    }
+
+
     /// The namespace the object lives in: the request's, else the object's own metadata.
     pub fn namespace(&self) -> Option<&str> {
         self.namespace
@@ -58,5 +82,59 @@ impl AdmissionRequest {
                     .pointer("/metadata/namespace")
                     .and_then(Value::as_str)
             })
+    }
+}
+
+/// `/spec/containers/N/image` or `/spec/initContainers/N/image`.
+fn is_pod_container_image(pointer: &str) -> bool {
+    let Some(rest) = pointer
+        .strip_prefix("/spec/containers/")
+        .or_else(|| pointer.strip_prefix("/spec/initContainers/"))
+    else {
+        return false;
+    };
+    rest.strip_suffix("/image")
+        .is_some_and(|index| !index.is_empty() && index.bytes().all(|b| b.is_ascii_digit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(kind: &str, sub_resource: Option<&str>, operation: &str) -> AdmissionRequest {
+        AdmissionRequest {
+            kind: GroupVersionKind {
+                group: String::new(),
+                version: "v1".into(),
+                kind: kind.into(),
+            },
+            sub_resource: sub_resource.map(str::to_string),
+            operation: operation.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn what_the_api_server_lets_a_mutation_change() {
+        // (kind, subresource, operation, pointer, mutable)
+        let cases = [
+            ("Pod", None, "CREATE", "/spec/imagePullSecrets", true),
+            ("Pod", None, "CREATE", "/spec/containers/0/imagePullPolicy", true),
+            ("Pod", None, "UPDATE", "/spec/containers/0/image", true),
+            ("Pod", None, "UPDATE", "/spec/initContainers/12/image", true),
+            ("Pod", None, "UPDATE", "/spec/containers/0/imagePullPolicy", false),
+            ("Pod", None, "UPDATE", "/spec/imagePullSecrets", false),
+            ("Pod", None, "UPDATE", "/spec/ephemeralContainers/0/image", false),
+            ("Pod", None, "UPDATE", "/spec/volumes/0/image/reference", false),
+            ("Pod", None, "UPDATE", "/spec/containers/x/image", false),
+            ("Pod", Some("ephemeralcontainers"), "UPDATE", "/spec/ephemeralContainers/1/image", true),
+            ("Pod", Some("ephemeralcontainers"), "UPDATE", "/spec/imagePullSecrets", false),
+            ("Pod", Some("ephemeralcontainers"), "UPDATE", "/spec/containers/0/image", false),
+            ("Deployment", None, "UPDATE", "/spec/template/spec/imagePullSecrets", true),
+        ];
+        for (kind, sub, operation, pointer, mutable) in cases {
+            let reason = request(kind, sub, operation).immutable_reason(pointer);
+            assert_eq!(reason.is_none(), mutable, "{kind} {sub:?} {operation} {pointer}");
+        }
     }
 }

@@ -11,10 +11,12 @@ pub trait PolicySettings: DeserializeOwned + Default {
     }
 }
 
-/// Decodes settings from JSON bytes; empty input and `null` mean "all defaults".
+/// Decodes settings from JSON bytes. Empty input and `null` mean "all defaults", which go through
+/// the same validation as any other value: a policy with required settings is invalid without
+/// them, never valid and enforcing nothing.
 pub fn decode_settings<S: PolicySettings>(payload: &[u8]) -> Result<S, String> {
     if payload.iter().all(u8::is_ascii_whitespace) {
-        return Ok(S::default());
+        return settings_from_value(Value::Null);
     }
     let value: Value = serde_json::from_slice(payload)
         .map_err(|e| format!("settings are not valid JSON: {}", strip_position(&e)))?;
@@ -24,7 +26,9 @@ pub fn decode_settings<S: PolicySettings>(payload: &[u8]) -> Result<S, String> {
 /// Decodes and validates settings from an already parsed JSON value.
 pub fn settings_from_value<S: PolicySettings>(value: Value) -> Result<S, String> {
     if value.is_null() {
-        return Ok(S::default());
+        let settings = S::default();
+        settings.validate()?;
+        return Ok(settings);
     }
     if !value.is_object() {
         return Err("settings must be an object".to_string());
@@ -111,5 +115,31 @@ mod tests {
             let settings = decode_settings::<Example>(json.as_bytes()).unwrap();
             assert!(!settings.mutate && settings.allow.is_empty());
         }
+    }
+
+    /// Settings whose defaults are invalid (a required field).
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(deny_unknown_fields, default)]
+    struct Required {
+        registries: Vec<String>,
+    }
+
+    impl PolicySettings for Required {
+        fn validate(&self) -> Result<(), String> {
+            match self.registries.is_empty() {
+                true => Err("registries: required".to_string()),
+                false => Ok(()),
+            }
+        }
+    }
+
+    #[test]
+    fn empty_and_null_are_validated_like_any_value() {
+        for json in ["", "null", "{}", " \n "] {
+            let err = decode_settings::<Required>(json.as_bytes()).unwrap_err();
+            assert_eq!(err, "registries: required", "{json:?}");
+        }
+        assert!(settings_from_value::<Required>(Value::Null).is_err());
+        decode_settings::<Required>(br#"{"registries": ["x"]}"#).unwrap();
     }
 }

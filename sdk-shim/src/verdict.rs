@@ -1,6 +1,11 @@
 //! Findings -> one response: every violation at once, else the mutated object, else accept.
+//!
+//! An image that an UPDATE does not change ([`ContainerRef::unchanged`]) is never rejected nor
+//! mutated: what would have been a violation becomes a warning. A fix the API server would drop
+//! or refuse ([`AdmissionRequest::immutable_reason`]) is a violation that says why.
 
 use crate::reference::ImageRef;
+use crate::request::AdmissionRequest;
 use crate::workload::ContainerRef;
 use kubewarden_policy_sdk::response::ValidationResponse;
 use serde_json::Value;
@@ -12,24 +17,77 @@ pub struct Verdict {
     violations: Vec<String>,
     warnings: Vec<String>,
     patches: Vec<(String, Value)>,
+    /// The request's kind, subresource and operation (no objects): they decide what a mutation
+    /// may change.
+    shape: Option<AdmissionRequest>,
 }
 
 impl Verdict {
+    /// A verdict on nothing in particular (every pointer may be patched).
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// A verdict on `request`: patches the API server would not apply become violations.
+    pub fn for_request(request: &AdmissionRequest) -> Self {
+        let shape = AdmissionRequest {
+            kind: request.kind.clone(),
+            sub_resource: request.sub_resource.clone(),
+            operation: request.operation.clone(),
+            ..AdmissionRequest::default()
+        };
+        Verdict {
+            shape: Some(shape),
+            ..Self::default()
+        }
+    }
+
     /// A container breaks a rule: `container 'web' (/spec/containers/0) image 'nginx': <why>`.
+    /// When the UPDATE does not change it, a warning instead.
     pub fn reject(&mut self, container: &ContainerRef, why: impl Display) {
         let image = container.image.unwrap_or("");
-        self.violations
-            .push(format!("{container} image '{image}': {why}"));
+        let finding = format!("{container} image '{image}': {why}");
+        self.record(container, finding);
+    }
+
+    fn record(&mut self, container: &ContainerRef, finding: String) {
+        if container.unchanged {
+            self.warnings
+                .push(format!("{finding} (left as is: this UPDATE does not change it)"));
+        } else {
+            self.violations.push(finding);
+        }
+    }
+
+    /// Fixes a container by setting `value` at `pointer`, where `why` is what is wrong without
+    /// the fix. Not for an image the UPDATE leaves unchanged (a warning says it does not comply);
+    /// a violation, with `why` and the reason, where the API server would not take the change.
+    pub fn fix(&mut self, container: &ContainerRef, pointer: String, value: Value, why: impl Display) {
+        if container.unchanged {
+            self.reject(container, why);
+            return;
+        }
+        let refusal = self
+            .shape
+            .as_ref()
+            .and_then(|request| request.immutable_reason(&pointer));
+        match refusal {
+            Some(reason) => self.reject(
+                container,
+                format_args!("{why}, and the policy cannot fix it here: {reason}"),
+            ),
+            None => self.patches.push((pointer, value)),
+        }
     }
 
     /// Parses the container's image; a missing or invalid one is recorded as a violation.
     pub fn parse_image(&mut self, container: &ContainerRef) -> Option<ImageRef> {
         let Some(image) = container.image else {
-            self.violations.push(format!("{container} has no image"));
+            let field = match container.kind {
+                crate::workload::ContainerKind::ImageVolume => "image reference",
+                _ => "image",
+            };
+            self.record(container, format!("{container} has no {field}"));
             return None;
         };
         match ImageRef::parse(image) {
@@ -211,6 +269,39 @@ mod tests {
         assert!(set_pointer(&mut root, "/a/x/y", json!(1))
             .unwrap_err()
             .contains("'/a/x' does not exist"));
+    }
+
+    #[test]
+    fn unchanged_images_warn_and_immutable_fixes_reject() {
+        use crate::testing::fixture_request;
+        use crate::workload::Workload;
+        // A Pod UPDATE: container 0 unchanged, container 1 changes its image.
+        let request = fixture_request("pod_update_sidecar_image.json");
+        let workload = Workload::from_request(&request, &[]).unwrap();
+        let (same, changed) = (&workload.containers[0], &workload.containers[1]);
+        let mut verdict = Verdict::for_request(&request);
+        verdict.reject(same, "not pinned");
+        verdict.fix(same, same.image_pointer(), json!("x"), "not pinned");
+        verdict.fix(changed, changed.image_pointer(), json!("ghcr.io/acme/sidecar:2@sha256:x"), "not pinned");
+        let response = verdict.into_response(request.object.clone());
+        assert!(response.accepted, "{:?}", response.message);
+        let warnings = response.warnings.unwrap();
+        assert_eq!(warnings.len(), 2);
+        assert!(warnings[0].ends_with("image 'nginx:1.25': not pinned (left as is: this UPDATE does not change it)"), "{warnings:?}");
+        let object = response.mutated_object.unwrap();
+        assert_eq!(object["spec"]["containers"][0]["image"], "nginx:1.25");
+        assert_eq!(object["spec"]["containers"][1]["image"], "ghcr.io/acme/sidecar:2@sha256:x");
+
+        // The pull policy of a running Pod cannot be changed: the fix becomes a violation.
+        let mut verdict = Verdict::for_request(&request);
+        verdict.fix(changed, changed.pull_policy_pointer().unwrap(), json!("Always"), "tag '2' is mutable");
+        let response = verdict.into_response(request.object.clone());
+        assert!(!response.accepted);
+        assert_eq!(
+            response.message.unwrap(),
+            "container 'sidecar' (/spec/containers/1) image 'ghcr.io/acme/sidecar:2': tag '2' is mutable, and the policy \
+             cannot fix it here: a Pod's spec is immutable once created except for container images; change the Pod's template or recreate it"
+        );
     }
 
     #[test]

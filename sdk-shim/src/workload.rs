@@ -1,4 +1,4 @@
-//! Every container of every workload kind, each with the JSON pointer where it lives.
+//! Every image of every workload kind, each with the JSON pointer where it lives.
 //!
 //! | kind (group)                                                    | pod spec at                           |
 //! |-----------------------------------------------------------------|---------------------------------------|
@@ -6,23 +6,35 @@
 //! | PodTemplate (core)                                              | `/template/spec`                      |
 //! | ReplicationController (core), Deployment, ReplicaSet, StatefulSet, DaemonSet (apps), Job (batch) | `/spec/template/spec` |
 //! | CronJob (batch)                                                 | `/spec/jobTemplate/spec/template/spec` |
+//! | EphemeralContainers (core, Kubernetes up to 1.22)               | none: its `/ephemeralContainers` only |
 //!
-//! In each pod spec: `containers`, `initContainers` and `ephemeralContainers`. A request on the
-//! `pods/ephemeralcontainers` subresource (how `kubectl debug` adds a container) only changes the
-//! ephemeral containers, so only those are walked. Custom resources are walked through the
-//! JSONPath extractors of [`crate::extract`]. DELETE, other subresources and kinds nobody names
-//! have no containers, so they are accepted.
+//! In each pod spec: `containers`, `initContainers`, `ephemeralContainers`, and the OCI image
+//! volumes of Kubernetes 1.31+ (`volumes[].image.reference` with its own `pullPolicy`), which the
+//! kubelet pulls like container images. A request on the `pods/ephemeralcontainers` subresource
+//! (how `kubectl debug` adds a container) only changes the ephemeral containers, so only those are
+//! walked. Custom resources are walked through the JSONPath extractors of [`crate::extract`]
+//! (with the image volumes of every pod spec they find containers in). DELETE, other
+//! subresources and kinds nobody names have no images, so they are accepted.
+//!
+//! On UPDATE, every image is compared with the same image in `oldObject` (same pod spec, same
+//! kind, same name; by pointer when it has no name): one whose image and pull policy did not
+//! change is marked [`ContainerRef::unchanged`], and the policies neither reject nor mutate it (see
+//! [`crate::verdict`]): a controller's housekeeping on an old object must not be blocked, and a
+//! label change must not restart containers.
 
 use crate::extract::ImageExtractor;
 use crate::request::AdmissionRequest;
 use serde_json::Value;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ContainerKind {
     Container,
     InitContainer,
     EphemeralContainer,
+    /// An OCI image volume (`volumes[].image`).
+    ImageVolume,
     /// Found by a custom-resource extractor.
     Custom,
 }
@@ -47,6 +59,7 @@ impl ContainerKind {
             ContainerKind::Container | ContainerKind::Custom => "container",
             ContainerKind::InitContainer => "init container",
             ContainerKind::EphemeralContainer => "ephemeral container",
+            ContainerKind::ImageVolume => "image volume",
         }
     }
 }
@@ -56,12 +69,15 @@ impl ContainerKind {
 pub struct PodSpecRef<'a> {
     pub pointer: String,
     pub spec: &'a Value,
+    /// The pod spec at the same pointer in `oldObject`, on UPDATE.
+    pub old: Option<&'a Value>,
 }
 
-/// One container (or one image string found by an extractor).
+/// One container, image volume, or image string found by an extractor.
 #[derive(Debug, Clone)]
 pub struct ContainerRef<'a> {
-    /// Pointer to the container object, or to the image string for an image-only match.
+    /// Pointer to the container object (the volume's `image` object), or to the image string for
+    /// an image-only match.
     pub pointer: String,
     pub kind: ContainerKind,
     pub name: Option<&'a str>,
@@ -70,6 +86,8 @@ pub struct ContainerRef<'a> {
     pub pull_policy: Option<&'a str>,
     /// Index into [`Workload::pod_specs`] of the pod spec this container belongs to.
     pub pod_spec: Option<usize>,
+    /// On UPDATE: `oldObject` holds the same image with the same pull policy.
+    pub unchanged: bool,
     /// False when the pointer names the image string itself rather than a container object.
     is_object: bool,
 }
@@ -77,22 +95,36 @@ pub struct ContainerRef<'a> {
 impl ContainerRef<'_> {
     /// Where the image string lives.
     pub fn image_pointer(&self) -> String {
-        if self.is_object {
-            format!("{}/image", self.pointer)
-        } else {
-            self.pointer.clone()
+        match (self.kind, self.is_object) {
+            (ContainerKind::ImageVolume, _) => format!("{}/reference", self.pointer),
+            (_, true) => format!("{}/image", self.pointer),
+            (_, false) => self.pointer.clone(),
         }
     }
 
-    /// Where `imagePullPolicy` lives, when this is a container object.
+    /// Where the pull policy lives, when this is a container object or an image volume.
     pub fn pull_policy_pointer(&self) -> Option<String> {
-        self.is_object
-            .then(|| format!("{}/imagePullPolicy", self.pointer))
+        match (self.kind, self.is_object) {
+            (ContainerKind::ImageVolume, _) => Some(format!("{}/pullPolicy", self.pointer)),
+            (_, true) => Some(format!("{}/imagePullPolicy", self.pointer)),
+            (_, false) => None,
+        }
+    }
+
+    /// Which image of the old object this one is compared with on UPDATE.
+    fn identity(&self, pod_specs: &[PodSpecRef]) -> String {
+        match (self.name, self.pod_spec) {
+            (Some(name), Some(spec)) => {
+                format!("{}\0{:?}\0{name}", pod_specs[spec].pointer, self.kind)
+            }
+            _ => self.pointer.clone(),
+        }
     }
 }
 
 impl fmt::Display for ContainerRef<'_> {
-    /// `init container 'setup' (/spec/template/spec/initContainers/0)`
+    /// `init container 'setup' (/spec/template/spec/initContainers/0)`,
+    /// `image volume 'payload' (/spec/volumes/2/image)`
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self.kind, self.name) {
             (_, Some(name)) => write!(f, "{} '{}' ({})", self.kind.label(), name, self.pointer),
@@ -109,6 +141,10 @@ impl fmt::Display for ContainerRef<'_> {
 pub struct Workload<'a> {
     pub pod_specs: Vec<PodSpecRef<'a>>,
     pub containers: Vec<ContainerRef<'a>>,
+    /// Pointers of `containers`, so that two extractor paths selecting one count once.
+    seen: HashSet<String>,
+    /// Pointer -> index into `pod_specs`.
+    pod_spec_indexes: HashMap<String, usize>,
 }
 
 /// Where the pod spec of a built-in kind lives, by API group and kind.
@@ -125,9 +161,26 @@ fn pod_spec_pointer(group: &str, kind: &str) -> Option<&'static str> {
 }
 
 impl<'a> Workload<'a> {
-    /// Finds every container in the request. An error means the request is malformed.
+    /// Finds every image in the request (and, on UPDATE, which ones `oldObject` already had).
+    /// An error means the request's object is malformed.
     pub fn from_request(
         request: &'a AdmissionRequest,
+        extractors: &[ImageExtractor],
+    ) -> Result<Self, String> {
+        let mut workload = Self::walk(request, &request.object, extractors)?;
+        if request.operation == "UPDATE" && request.old_object.is_object() {
+            // The old object is what the API server stored; if it cannot be walked, the update
+            // is judged in full, as a request without oldObject is.
+            if let Ok(old) = Self::walk(request, &request.old_object, extractors) {
+                workload.compare_with(&old);
+            }
+        }
+        Ok(workload)
+    }
+
+    fn walk(
+        request: &AdmissionRequest,
+        object: &'a Value,
         extractors: &[ImageExtractor],
     ) -> Result<Self, String> {
         let mut workload = Workload::default();
@@ -142,11 +195,17 @@ impl<'a> Workload<'a> {
                 "ephemeralcontainers" if kind.kind == "Pod" => true,
                 _ => return Ok(workload),
             };
-            check_is_object(&request.object, "")?;
+            check_is_object(object, "")?;
             // A missing spec has no containers; the API server rejects such an object itself.
-            if let Some(spec) = request.object.pointer(pointer) {
+            if let Some(spec) = object.pointer(pointer) {
                 workload.add_pod_spec(pointer.to_string(), spec, only_ephemeral)?;
             }
+            return Ok(workload);
+        }
+        if (kind.group.as_str(), kind.kind.as_str()) == ("", "EphemeralContainers") {
+            // The legacy pods/ephemeralcontainers body: the list alone, no pod spec.
+            check_is_object(object, "")?;
+            workload.add_list(object, "/ephemeralContainers", ContainerKind::EphemeralContainer, None)?;
             return Ok(workload);
         }
         let api_version = kind.api_version();
@@ -156,12 +215,32 @@ impl<'a> Workload<'a> {
             .filter(|e| e.applies_to(&api_version, &kind.kind))
         {
             if !matched {
-                check_is_object(&request.object, "")?;
+                check_is_object(object, "")?;
                 matched = true;
             }
-            extractor.extract(&request.object, &mut workload)?;
+            extractor.extract(object, &mut workload)?;
         }
         Ok(workload)
+    }
+
+    /// Marks what `old` already had, and links each pod spec to its old self.
+    fn compare_with(&mut self, old: &Workload<'a>) {
+        let before: HashMap<String, (Option<&str>, Option<&str>)> = old
+            .containers
+            .iter()
+            .map(|c| (c.identity(&old.pod_specs), (c.image, c.pull_policy)))
+            .collect();
+        for container in &mut self.containers {
+            let identity = container.identity(&self.pod_specs);
+            container.unchanged = container.image.is_some()
+                && before.get(&identity) == Some(&(container.image, container.pull_policy));
+        }
+        for spec in &mut self.pod_specs {
+            spec.old = old
+                .pod_spec_indexes
+                .get(&spec.pointer)
+                .map(|&i| old.pod_specs[i].spec);
+        }
     }
 
     fn add_pod_spec(
@@ -171,25 +250,72 @@ impl<'a> Workload<'a> {
         only_ephemeral: bool,
     ) -> Result<(), String> {
         check_is_object(spec, &pointer)?;
-        let index = self.pod_specs.len();
+        let index = self.register_pod_spec(&pointer, spec);
         for (field, kind) in ContainerKind::FIELDS {
             if only_ephemeral && kind != ContainerKind::EphemeralContainer {
                 continue;
             }
-            let list_pointer = format!("{pointer}/{field}");
-            let Some(list) = spec.get(field) else {
-                continue;
-            };
-            let list = match list {
-                Value::Null => continue,
-                Value::Array(list) => list,
-                _ => return Err(format!("{list_pointer} must be a list of containers")),
-            };
-            for (i, container) in list.iter().enumerate() {
-                self.add_container(format!("{list_pointer}/{i}"), container, kind, Some(index))?;
-            }
+            self.add_list(spec, &format!("{pointer}/{field}"), kind, Some(index))?;
         }
-        self.pod_specs.push(PodSpecRef { pointer, spec });
+        if !only_ephemeral {
+            self.add_image_volumes(&pointer, spec, index)?;
+        }
+        Ok(())
+    }
+
+    /// Adds every container of the list field of `parent` that `list_pointer` ends with.
+    fn add_list(
+        &mut self,
+        parent: &'a Value,
+        list_pointer: &str,
+        kind: ContainerKind,
+        pod_spec: Option<usize>,
+    ) -> Result<(), String> {
+        let field = list_pointer.rsplit('/').next().unwrap_or_default();
+        let list = match parent.get(field) {
+            None | Some(Value::Null) => return Ok(()),
+            Some(Value::Array(list)) => list,
+            Some(_) => return Err(format!("{list_pointer} must be a list of containers")),
+        };
+        for (i, container) in list.iter().enumerate() {
+            self.add_container(format!("{list_pointer}/{i}"), container, kind, pod_spec)?;
+        }
+        Ok(())
+    }
+
+    /// `volumes[].image`: the OCI image volumes of a pod spec.
+    fn add_image_volumes(
+        &mut self,
+        spec_pointer: &str,
+        spec: &'a Value,
+        index: usize,
+    ) -> Result<(), String> {
+        let volumes = match spec.get("volumes") {
+            None | Some(Value::Null) => return Ok(()),
+            Some(Value::Array(volumes)) => volumes,
+            Some(_) => return Err(format!("{spec_pointer}/volumes must be a list of volumes")),
+        };
+        for (i, volume) in volumes.iter().enumerate() {
+            let volume_pointer = format!("{spec_pointer}/volumes/{i}");
+            check_is_object(volume, &volume_pointer)?;
+            let image = match volume.get("image") {
+                None | Some(Value::Null) => continue,
+                Some(image) => image,
+            };
+            let pointer = format!("{volume_pointer}/image");
+            check_is_object(image, &pointer)?;
+            let text = |field: &str| image.get(field).and_then(Value::as_str);
+            self.push(ContainerRef {
+                pointer,
+                kind: ContainerKind::ImageVolume,
+                name: volume.get("name").and_then(Value::as_str),
+                image: text("reference"),
+                pull_policy: text("pullPolicy"),
+                pod_spec: Some(index),
+                unchanged: false,
+                is_object: true,
+            });
+        }
         Ok(())
     }
 
@@ -202,42 +328,64 @@ impl<'a> Workload<'a> {
     ) -> Result<(), String> {
         check_is_object(container, &pointer)?;
         let text = |field: &str| container.get(field).and_then(Value::as_str);
-        self.containers.push(ContainerRef {
+        self.push(ContainerRef {
             pointer,
             kind,
             name: text("name"),
             image: text("image"),
             pull_policy: text("imagePullPolicy"),
             pod_spec,
+            unchanged: false,
             is_object: true,
         });
         Ok(())
     }
 
     pub(crate) fn add_image(&mut self, pointer: String, image: &'a str) {
-        self.containers.push(ContainerRef {
+        self.push(ContainerRef {
             pointer,
             kind: ContainerKind::Custom,
             name: None,
             image: Some(image),
             pull_policy: None,
             pod_spec: None,
+            unchanged: false,
             is_object: false,
         });
     }
 
-    /// Registers a pod spec found by an extractor (once), returning its index.
-    pub(crate) fn pod_spec_index(&mut self, pointer: &str, spec: &'a Value) -> usize {
-        match self.pod_specs.iter().position(|p| p.pointer == pointer) {
-            Some(i) => i,
-            None => {
-                self.pod_specs.push(PodSpecRef {
-                    pointer: pointer.to_string(),
-                    spec,
-                });
-                self.pod_specs.len() - 1
-            }
+    fn push(&mut self, container: ContainerRef<'a>) {
+        self.seen.insert(container.pointer.clone());
+        self.containers.push(container);
+    }
+
+    /// Whether an image at this pointer was already found.
+    pub(crate) fn has_container_at(&self, pointer: &str) -> bool {
+        self.seen.contains(pointer)
+    }
+
+    fn register_pod_spec(&mut self, pointer: &str, spec: &'a Value) -> usize {
+        let index = self.pod_specs.len();
+        self.pod_spec_indexes.insert(pointer.to_string(), index);
+        self.pod_specs.push(PodSpecRef {
+            pointer: pointer.to_string(),
+            spec,
+            old: None,
+        });
+        index
+    }
+
+    /// Registers a pod spec found by an extractor (once, with its image volumes), returning its
+    /// index.
+    pub(crate) fn pod_spec_index(&mut self, pointer: &str, spec: &'a Value) -> Result<usize, String> {
+        if let Some(&index) = self.pod_spec_indexes.get(pointer) {
+            return Ok(index);
         }
+        let index = self.register_pod_spec(pointer, spec);
+        if spec.is_object() {
+            self.add_image_volumes(pointer, spec, index)?;
+        }
+        Ok(index)
     }
 
     /// The pod spec a container belongs to.
@@ -283,7 +431,35 @@ mod tests {
     fn every_kind_and_container_kind_is_walked() {
         use ContainerKind::*;
         type Expected = &'static [(&'static str, ContainerKind, &'static str)];
-        let cases: [(&str, Expected); 11] = [
+        let cases: [(&str, Expected); 14] = [
+            (
+                "pod_image_volumes.json",
+                &[
+                    ("/spec/containers/0", Container, "nginx:1.25"),
+                    ("/spec/volumes/2/image", ImageVolume, "ghcr.io/acme/payload:1"),
+                    ("/spec/volumes/3/image", ImageVolume, "ghcr.io/acme/models"),
+                ],
+            ),
+            (
+                "deployment_image_volumes.json",
+                &[
+                    ("/spec/template/spec/containers/0", Container, "nginx:1.25"),
+                    (
+                        "/spec/template/spec/volumes/2/image",
+                        ImageVolume,
+                        "ghcr.io/acme/payload:1",
+                    ),
+                    (
+                        "/spec/template/spec/volumes/3/image",
+                        ImageVolume,
+                        "ghcr.io/acme/models",
+                    ),
+                ],
+            ),
+            (
+                "ephemeral_legacy_kind.json",
+                &[("/ephemeralContainers/0", EphemeralContainer, "busybox:1.36")],
+            ),
             (
                 "pod_all_container_kinds.json",
                 &[
@@ -385,10 +561,15 @@ mod tests {
                 .collect();
             assert_eq!(found, expected.to_vec(), "{fixture}");
             for container in &workload.containers {
+                if fixture == "ephemeral_legacy_kind.json" {
+                    assert!(workload.pod_spec_of(container).is_none());
+                    continue;
+                }
                 let spec = workload
                     .pod_spec_of(container)
                     .expect("built-in containers have a pod spec");
                 assert!(container.pointer.starts_with(&spec.pointer), "{fixture}");
+                assert!(!container.unchanged, "{fixture}: CREATE changes everything");
             }
         }
     }
@@ -421,12 +602,78 @@ mod tests {
                 "pod_object_missing.json",
                 "the request object must be an object, found null",
             ),
+            (
+                "pod_image_volume_not_object.json",
+                "/spec/volumes/2/image must be an object, found a string",
+            ),
         ];
         for (fixture, expected) in cases {
             let request = fixture_request(fixture);
             let err = Workload::from_request(&request, &[]).unwrap_err();
             assert_eq!(err, expected, "{fixture}");
         }
+    }
+
+    #[test]
+    fn image_volumes_describe_themselves() {
+        let request = fixture_request("pod_image_volumes.json");
+        let workload = Workload::from_request(&request, &[]).unwrap();
+        let payload = &workload.containers[1];
+        assert_eq!(payload.to_string(), "image volume 'payload' (/spec/volumes/2/image)");
+        assert_eq!(payload.image_pointer(), "/spec/volumes/2/image/reference");
+        assert_eq!(
+            payload.pull_policy_pointer().as_deref(),
+            Some("/spec/volumes/2/image/pullPolicy")
+        );
+        assert_eq!(payload.pull_policy, Some("IfNotPresent"));
+        assert_eq!(workload.containers[2].pull_policy, None);
+    }
+
+    /// (fixture, expected (pointer, unchanged))
+    #[test]
+    fn update_marks_what_the_old_object_already_had() {
+        type Expected = &'static [(&'static str, bool)];
+        let cases: [(&str, Expected); 2] = [
+            (
+                "pod_update_sidecar_image.json",
+                &[
+                    ("/spec/containers/0", true),
+                    ("/spec/containers/1", false),
+                    ("/spec/volumes/2/image", true),
+                    ("/spec/volumes/3/image", true),
+                ],
+            ),
+            (
+                // Containers reordered (matched by name); 'api' changes its pull policy.
+                "deployment_update_reordered.json",
+                &[
+                    ("/spec/template/spec/containers/0", false),
+                    ("/spec/template/spec/containers/1", true),
+                    ("/spec/template/spec/volumes/2/image", true),
+                    ("/spec/template/spec/volumes/3/image", true),
+                ],
+            ),
+        ];
+        for (fixture, expected) in cases {
+            let request = fixture_request(fixture);
+            let workload = Workload::from_request(&request, &[]).unwrap();
+            let found: Vec<(&str, bool)> = workload
+                .containers
+                .iter()
+                .map(|c| (c.pointer.as_str(), c.unchanged))
+                .collect();
+            assert_eq!(found, expected.to_vec(), "{fixture}");
+            assert!(workload.pod_specs[0].old.is_some(), "{fixture}");
+        }
+        // Without oldObject, or on CREATE, everything is judged.
+        let mut request = fixture_request("pod_update_sidecar_image.json");
+        request.old_object = Value::Null;
+        let workload = Workload::from_request(&request, &[]).unwrap();
+        assert!(workload.containers.iter().all(|c| !c.unchanged));
+        let mut request = fixture_request("pod_update_sidecar_image.json");
+        request.operation = "CREATE".into();
+        let workload = Workload::from_request(&request, &[]).unwrap();
+        assert!(workload.containers.iter().all(|c| !c.unchanged));
     }
 
     #[test]
