@@ -111,6 +111,14 @@ impl ContainerRef<'_> {
         }
     }
 
+    /// The name of the pull-policy field: `pullPolicy` for an image volume.
+    pub fn pull_policy_field(&self) -> &'static str {
+        match self.kind {
+            ContainerKind::ImageVolume => "pullPolicy",
+            _ => "imagePullPolicy",
+        }
+    }
+
     /// Which image of the old object this one is compared with on UPDATE.
     fn identity(&self, pod_specs: &[PodSpecRef]) -> String {
         match (self.name, self.pod_spec) {

@@ -1,13 +1,18 @@
 //! allowed-registries: images come only from registries the platform team trusts.
 //!
-//! 1. `mirrors`: an image under `from` is rewritten to `to` + the rest of its path, keeping tag and
+//! 1. `deny` judges the image as written: a denied image is rejected, whatever mirror applies.
+//! 2. `mirrors`: an image under `from` is rewritten to `to` + the rest of its path, keeping tag and
 //!    digest (`nginx:1.25` with `{from: docker.io, to: harbor.internal.example.com/dockerhub-cache}`
-//!    becomes `harbor.internal.example.com/dockerhub-cache/library/nginx:1.25`), and the container
-//!    is patched. The first matching mirror wins.
-//! 2. `deny` then `allow` judge the (rewritten) image: a deny match rejects; a non-empty `allow`
-//!    must match. Patterns match the normalised reference on label and segment boundaries, so
-//!    `docker.io.evil.com`, `ghcr.io/acme-evil` (against `ghcr.io/acme`), upper-case hosts,
-//!    `index.docker.io`, `nginx` and `library/nginx` are all judged as what they are.
+//!    becomes `harbor.internal.example.com/dockerhub-cache/library/nginx:1.25`), and the image is
+//!    patched. The first matching mirror wins.
+//! 3. `deny` then `allow` judge the image the cluster will pull (the rewritten one when mirrored):
+//!    a deny match rejects; a non-empty `allow` must match. So a mirror never launders a denied
+//!    image, and its target must itself be allowed.
+//!
+//! Patterns match every spelling of a registry ([`sdk_shim::pattern`]): `docker.io.evil.com`,
+//! `ghcr.io/acme-evil` (against `ghcr.io/acme`), upper-case hosts, `index.docker.io`,
+//! `registry-1.docker.io`, other ports, IP spellings and the loopback's many names are all judged
+//! as what they are. Container images and OCI image volumes alike.
 
 mod settings;
 
@@ -33,38 +38,48 @@ impl Policy for AllowedRegistries {
 
     fn evaluate(
         settings: &Settings,
-        _request: &AdmissionRequest,
+        request: &AdmissionRequest,
         workload: &Workload,
         _host: &dyn Host,
     ) -> Verdict {
-        let mut verdict = Verdict::new();
+        let mut verdict = Verdict::for_request(request);
         for container in &workload.containers {
             let Some(image) = verdict.parse_image(container) else {
                 continue;
             };
-            let (judged, mirrored) = match mirror(&settings.mirrors, &image) {
-                None => (image, false),
-                Some(Ok(rewritten)) => {
-                    verdict.patch(
-                        container.image_pointer(),
-                        Value::String(rewritten.to_image_string()),
-                    );
-                    (rewritten, true)
-                }
+            if let Some(denied) = any_matches(&settings.deny, &image) {
+                let name = image.name();
+                verdict.reject(container, format_args!("{name} is denied by deny pattern '{denied}'"));
+                continue;
+            }
+            let rewritten = match mirror(&settings.mirrors, &image) {
+                None => None,
+                Some(Ok(rewritten)) => Some(rewritten),
                 Some(Err(why)) => {
                     verdict.reject(container, why);
                     continue;
                 }
             };
-            if let Some(why) = refusal(settings, &judged) {
-                let name = judged.name();
-                match mirrored {
-                    true => verdict.reject(
+            let pulled = rewritten.as_ref().unwrap_or(&image);
+            if let Some(why) = refusal(settings, pulled) {
+                let name = pulled.name();
+                match &rewritten {
+                    Some(_) => verdict.reject(
                         container,
-                        format_args!("{name} (mirrored to '{}') {why}", judged.to_image_string()),
+                        format_args!("{name} (mirrored to '{}') {why}", pulled.to_image_string()),
                     ),
-                    false => verdict.reject(container, format_args!("{name} {why}")),
+                    None => verdict.reject(container, format_args!("{name} {why}")),
                 }
+                continue;
+            }
+            if let Some(rewritten) = rewritten {
+                let target = rewritten.to_image_string();
+                verdict.fix(
+                    container,
+                    container.image_pointer(),
+                    Value::String(target.clone()),
+                    format_args!("is pulled through mirror '{target}'"),
+                );
             }
         }
         verdict
@@ -74,8 +89,10 @@ impl Policy for AllowedRegistries {
 /// The image moved to its mirror, if one applies.
 fn mirror(mirrors: &[Mirror], image: &ImageRef) -> Option<Result<ImageRef, String>> {
     let mirror = mirrors.iter().find(|m| m.from.matches(image))?;
-    let rest: Vec<&str> = image
-        .repository()
+    // The path as the registry serves it (`library/nginx` however Docker Hub is spelt), so every
+    // spelling of one image lands on one mirrored image.
+    let repository = image.canonical_repository();
+    let rest: Vec<&str> = repository
         .split('/')
         .skip(mirror.from.segment_count())
         .collect();
@@ -85,7 +102,7 @@ fn mirror(mirrors: &[Mirror], image: &ImageRef) -> Option<Result<ImageRef, Strin
         (false, true) => prefix,
         (false, false) => format!("{prefix}/{}", rest.join("/")),
     };
-    let moved = image.with_name(&mirror.to.registry(), &repository);
+    let moved = image.with_name(mirror.to.registry(), &repository);
     // Re-parse: the new name must itself be a valid reference (e.g. within 255 characters).
     Some(ImageRef::parse(&moved.to_image_string()).map_err(|e| {
         format!(
@@ -273,4 +290,107 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn a_mirror_never_launders_a_denied_image() {
+        // Before: the mirrored form was judged alone, so docker.io/bitnami slipped through.
+        let settings = json!({
+            "allow": ["harbor.example.com/cache"],
+            "deny": ["docker.io/bitnami"],
+            "mirrors": [{"from": "docker.io", "to": "harbor.example.com/cache"}]
+        });
+        let (accepted, message) = judge("bitnami/redis:7", settings.clone());
+        assert!(!accepted);
+        assert!(message.ends_with("docker.io/bitnami/redis is denied by deny pattern 'docker.io/bitnami'"), "{message}");
+        let response = run_on_image("nginx:1.25", settings);
+        assert!(response.accepted, "{:?}", response.message);
+        // And the target is judged too: a deny on part of the cache holds.
+        let settings = json!({
+            "deny": ["harbor.example.com/cache/library/busybox"],
+            "mirrors": [{"from": "docker.io", "to": "harbor.example.com/cache"}]
+        });
+        let (accepted, message) = judge("busybox", settings);
+        assert!(!accepted);
+        assert!(message.contains("(mirrored to 'harbor.example.com/cache/library/busybox') is denied"), "{message}");
+    }
+
+    #[test]
+    fn every_spelling_of_a_denied_registry_is_denied() {
+        // (deny, image)
+        let cases = [
+            ("evil.com", "evil.com:5000/x"),
+            ("evil.com", "evil.com:443/x"),
+            ("EVIL.com", "evil.COM/x"),
+            ("localhost", "127.0.0.1:5000/x"),
+            ("localhost", "[::1]:5000/x"),
+            ("localhost", "0.0.0.0/x"),
+            ("127.0.0.1", "localhost:5000/x"),
+            ("10.0.0.1", "[::ffff:a00:1]/x"),
+            ("[2001:db8::1]", "[2001:0db8:0:0:0:0:0:0001]/x"),
+            ("docker.io", "registry-1.docker.io/library/nginx"),
+            ("docker.io/library/nginx", "Docker.IO/nginx"),
+            ("docker.io/library/nginx", "registry-1.docker.io/nginx:1"),
+            ("docker.io/library/nginx", "index.docker.io/library/nginx"),
+        ];
+        for (deny, image) in cases {
+            let (accepted, message) = judge(image, json!({ "deny": [deny] }));
+            assert!(!accepted, "deny {deny} must hold for {image}");
+            assert!(message.contains(&format!("is denied by deny pattern '{deny}'")), "{message}");
+        }
+        // A port in the pattern holds only that port (an image without one is pulled from 443).
+        assert!(judge("evil.com:5000/x", json!({"deny": ["evil.com:443"]})).0);
+        assert!(!judge("evil.com/x", json!({"deny": ["evil.com:443"]})).0);
+    }
+
+    #[test]
+    fn one_image_every_spelling_one_mirror_and_rewriting_twice_changes_nothing() {
+        let settings = json!({"mirrors": [{"from": "docker.io", "to": "harbor.example.com/cache"}]});
+        for image in ["nginx:1.25", "Docker.IO/nginx:1.25", "registry-1.docker.io/nginx:1.25", "docker.io:443/library/nginx:1.25"] {
+            let response = run_on_image(image, settings.clone());
+            let object = response.mutated_object.unwrap_or_else(|| panic!("{image}: {:?}", response.message));
+            let rewritten = object["spec"]["containers"][0]["image"].as_str().unwrap().to_string();
+            assert_eq!(rewritten, "harbor.example.com/cache/library/nginx:1.25", "{image}");
+            let again = run_on_image(&rewritten, settings.clone());
+            assert!(again.accepted && again.mutated_object.is_none(), "{image}: rewritten twice");
+        }
+    }
+
+    #[test]
+    fn image_volumes_are_judged_and_mirrored() {
+        let settings = json!({"allow": ["harbor.example.com"], "mirrors": [{"from": "ghcr.io", "to": "harbor.example.com/ghcr"}]});
+        let response = run_policy::<AllowedRegistries>(&fixture("pod_image_volumes.json"), settings, &FixtureHost::default());
+        assert!(response.accepted, "{:?}", response.message);
+        let volumes = &response.mutated_object.unwrap()["spec"]["volumes"];
+        assert_eq!(volumes[2]["image"]["reference"], "harbor.example.com/ghcr/acme/payload:1");
+        assert_eq!(volumes[3]["image"]["reference"], "harbor.example.com/ghcr/acme/models:latest");
+
+        let response = run_policy::<AllowedRegistries>(
+            &fixture("pod_image_volumes.json"),
+            json!({"allow": ["harbor.example.com"]}),
+            &FixtureHost::default(),
+        );
+        assert!(!response.accepted);
+        let message = response.message.unwrap();
+        assert!(message.contains("image volume 'payload' (/spec/volumes/2/image) image 'ghcr.io/acme/payload:1': ghcr.io/acme/payload is not from an allowed registry"), "{message}");
+    }
+
+    #[test]
+    fn a_label_update_does_not_re_mirror() {
+        let settings = json!({"allow": ["harbor.example.com/cache"], "mirrors": [{"from": "docker.io", "to": "harbor.example.com/cache"}]});
+        let response = run_policy::<AllowedRegistries>(&fixture("deployment_update_labels_only.json"), settings.clone(), &FixtureHost::default());
+        assert!(response.accepted, "{:?}", response.message);
+        assert!(response.mutated_object.is_none(), "a label change must not restart containers");
+        let warnings = response.warnings.unwrap();
+        assert!(warnings[0].contains("is pulled through mirror 'harbor.example.com/cache/library/nginx:1.25' (left as is"), "{warnings:?}");
+        // A new image in the same update is mirrored.
+        let response = run_policy::<AllowedRegistries>(&fixture("deployment_update_new_image.json"), settings, &FixtureHost::default());
+        assert_eq!(
+            response.mutated_object.unwrap()["spec"]["template"]["spec"]["containers"][0]["image"],
+            "harbor.example.com/cache/library/nginx:1.27"
+        );
+    }
+
 }
+
+#[cfg(test)]
+mod fuzz_regressions;

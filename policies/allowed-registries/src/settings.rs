@@ -26,10 +26,28 @@ pub struct Mirror {
 impl PolicySettings for Settings {
     fn validate(&self) -> Result<(), String> {
         for (i, mirror) in self.mirrors.iter().enumerate() {
-            let to = &mirror.to;
+            let (from, to) = (&mirror.from, &mirror.to);
+            if from.has_wildcard() {
+                return Err(format!(
+                    "mirrors[{i}].from: '{from}' has a '*': every image it matches would be rewritten under one \
+                     target, so two different images could become one; write one mirror per registry or repository"
+                ));
+            }
             if to.has_wildcard() {
                 return Err(format!(
                     "mirrors[{i}].to: '{to}' must be a concrete registry[/path], without '*'"
+                ));
+            }
+            if let Some((j, other)) = self.mirrors.iter().enumerate().find(|(_, m)| m.from.overlaps(to)) {
+                return Err(format!(
+                    "mirrors[{i}].to: '{to}' overlaps mirrors[{j}].from '{}': a rewritten image would be rewritten again",
+                    other.from
+                ));
+            }
+            if let Some((j, other)) = self.mirrors[..i].iter().enumerate().find(|(_, m)| m.to.overlaps(to)) {
+                return Err(format!(
+                    "mirrors[{i}].to: '{to}' overlaps mirrors[{j}].to '{}': images from two sources could be rewritten to the same image",
+                    other.to
                 ));
             }
             if let Some(denied) = self.deny.iter().find(|d| d.covers(to)) {
@@ -69,6 +87,34 @@ mod tests {
                 "mirrors[0].to: 'harbor.example.com/cache' is not covered by any allow pattern",
             ),
             (r#"{"allowed": []}"#, "allowed: unknown field `allowed`"),
+            (
+                r#"{"mirrors": [{"from": "*.gcr.io", "to": "harbor.example.com/gcr"}]}"#,
+                "mirrors[0].from: '*.gcr.io' has a '*'",
+            ),
+            (
+                r#"{"mirrors": [{"from": "ghcr.io/*", "to": "harbor.example.com/ghcr"}]}"#,
+                "mirrors[0].from: 'ghcr.io/*' has a '*'",
+            ),
+            (
+                r#"{"mirrors": [{"from": "harbor.example.com", "to": "harbor.example.com/cache"}]}"#,
+                "mirrors[0].to: 'harbor.example.com/cache' overlaps mirrors[0].from 'harbor.example.com'",
+            ),
+            (
+                r#"{"mirrors": [{"from": "docker.io", "to": "harbor.example.com/cache"}, {"from": "harbor.example.com/cache/library", "to": "other.example.com"}]}"#,
+                "mirrors[0].to: 'harbor.example.com/cache' overlaps mirrors[1].from 'harbor.example.com/cache/library'",
+            ),
+            (
+                r#"{"mirrors": [{"from": "docker.io", "to": "harbor.example.com/cache"}, {"from": "quay.io", "to": "harbor.example.com/cache"}]}"#,
+                "mirrors[1].to: 'harbor.example.com/cache' overlaps mirrors[0].to 'harbor.example.com/cache'",
+            ),
+            (
+                r#"{"mirrors": [{"from": "docker.io", "to": "harbor.example.com/-cache"}]}"#,
+                "mirrors[0].to: pattern 'harbor.example.com/-cache': repository segment '-cache' can never match",
+            ),
+            (
+                r#"{"mirrors": [{"from": "docker.io", "to": "harbor.example.com/cache:1"}]}"#,
+                "mirrors[0].to: pattern 'harbor.example.com/cache:1': a registry pattern has no tag",
+            ),
         ];
         for (json, expected) in cases {
             let err = decode_settings::<Settings>(json.as_bytes()).unwrap_err();

@@ -1,6 +1,8 @@
 //! pin-digest: every image must name an immutable digest (`image@sha256:…`), so that every
 //! container runs exactly the bits that were reviewed. With `mutate`, an unpinned image is
 //! resolved through the host's OCI capability and patched to `<image as written>@<digest>`.
+//! Container images and OCI image volumes (`volumes[].image.reference`) alike; on UPDATE, an
+//! image the update does not change is left alone (with a warning when it is not pinned).
 
 mod settings;
 
@@ -25,11 +27,11 @@ impl Policy for PinDigest {
 
     fn evaluate(
         settings: &Settings,
-        _request: &AdmissionRequest,
+        request: &AdmissionRequest,
         workload: &Workload,
         host: &dyn Host,
     ) -> Verdict {
-        let mut verdict = Verdict::new();
+        let mut verdict = Verdict::for_request(request);
         for container in &workload.containers {
             let Some(image) = verdict.parse_image(container) else {
                 continue;
@@ -39,7 +41,7 @@ impl Policy for PinDigest {
                 continue;
             }
             let written = container.image.unwrap_or_default();
-            if !settings.mutate {
+            if !settings.mutate || container.unchanged {
                 verdict.reject(
                     container,
                     format_args!(
@@ -49,9 +51,11 @@ impl Policy for PinDigest {
                 continue;
             }
             match resolve_digest(&image, host) {
-                Ok(digest) => verdict.patch(
+                Ok(digest) => verdict.fix(
+                    container,
                     container.image_pointer(),
                     Value::String(format!("{written}@{digest}")),
+                    "not pinned to a digest",
                 ),
                 Err(why) => verdict.reject(
                     container,
@@ -258,4 +262,67 @@ mod tests {
         assert!(!response.accepted);
         assert!(response.message.unwrap().contains("unusable digest"));
     }
+
+    #[test]
+    fn image_volumes_are_judged_and_pinned() {
+        let response =
+            run_policy::<PinDigest>(&fixture("pod_image_volumes.json"), json!({}), &FixtureHost::default());
+        assert!(!response.accepted);
+        let message = response.message.unwrap();
+        assert!(message.starts_with("2 problems"), "{message}");
+        assert!(message.contains("image volume 'payload' (/spec/volumes/2/image) image 'ghcr.io/acme/payload:1': not pinned"), "{message}");
+        assert!(message.contains("image volume 'models' (/spec/volumes/3/image)"), "{message}");
+
+        let host = FixtureHost::default()
+            .with_digest("ghcr.io/acme/payload:1", DIGEST)
+            .with_digest("ghcr.io/acme/models:latest", DIGEST);
+        let response =
+            run_policy::<PinDigest>(&fixture("pod_image_volumes.json"), json!({"mutate": true}), &host);
+        assert!(response.accepted, "{:?}", response.message);
+        let volumes = &response.mutated_object.unwrap()["spec"]["volumes"];
+        assert_eq!(volumes[2]["image"]["reference"], format!("ghcr.io/acme/payload:1@{DIGEST}"));
+        assert_eq!(volumes[3]["image"]["reference"], format!("ghcr.io/acme/models:latest@{DIGEST}"));
+        assert_eq!(volumes[2]["image"]["pullPolicy"], "IfNotPresent");
+    }
+
+    #[test]
+    fn an_update_is_judged_on_what_it_changes() {
+        // Removing a finalizer from a pod created before the policy: accepted, with warnings.
+        for settings in [json!({}), json!({"mutate": true})] {
+            let response = run_policy::<PinDigest>(
+                &fixture("pod_update_finalizer_only.json"),
+                settings.clone(),
+                &FixtureHost::default(),
+            );
+            assert!(response.accepted, "{settings}: {:?}", response.message);
+            assert!(response.mutated_object.is_none(), "{settings}: nothing is re-pinned");
+            let warnings = response.warnings.unwrap_or_default();
+            assert_eq!(warnings.len(), 4, "{warnings:?}");
+            assert!(warnings.iter().all(|w| w.ends_with("(left as is: this UPDATE does not change it)")));
+        }
+        // A changed image is judged in full; the unchanged ones still only warn.
+        let response = run_policy::<PinDigest>(
+            &fixture("pod_update_sidecar_image.json"),
+            json!({}),
+            &FixtureHost::default(),
+        );
+        assert!(!response.accepted);
+        let message = response.message.unwrap();
+        assert_eq!(message, "container 'sidecar' (/spec/containers/1) image 'ghcr.io/acme/sidecar:2': not pinned to a digest; use 'ghcr.io/acme/sidecar:2@sha256:<digest>' or enable mutate");
+        // Container images may change on a Pod UPDATE, so the new image is pinned.
+        let host = FixtureHost::default().with_digest("ghcr.io/acme/sidecar:2", DIGEST);
+        let response = run_policy::<PinDigest>(
+            &fixture("pod_update_sidecar_image.json"),
+            json!({"mutate": true}),
+            &host,
+        );
+        assert!(response.accepted, "{:?}", response.message);
+        let object = response.mutated_object.unwrap();
+        assert_eq!(object["spec"]["containers"][1]["image"], format!("ghcr.io/acme/sidecar:2@{DIGEST}"));
+        assert_eq!(object["spec"]["containers"][0]["image"], "nginx:1.25");
+    }
+
 }
+
+#[cfg(test)]
+mod fuzz_regressions;

@@ -6,6 +6,9 @@
 //!   (`Always` is tolerated while `allowAlwaysForImmutable` is true);
 //! - `Never` needs a pre-loaded image and is allowed only for `allowNeverFor` images.
 //!
+//! OCI image volumes (`volumes[].image`) are judged the same way on their `pullPolicy`, which
+//! Kubernetes defaults exactly like a container's (`SetDefaults_ImageVolumeSource`).
+//!
 //! A container without `imagePullPolicy` is judged by the value Kubernetes gives it: `Always` for
 //! `:latest` or no tag (and no digest), otherwise `IfNotPresent`. That is how a mutable tag such as
 //! `main` silently ends up with `IfNotPresent` and stale nodes.
@@ -38,11 +41,11 @@ impl Policy for PullPolicyForTag {
 
     fn evaluate(
         settings: &Settings,
-        _request: &AdmissionRequest,
+        request: &AdmissionRequest,
         workload: &Workload,
         _host: &dyn Host,
     ) -> Verdict {
-        let mut verdict = Verdict::new();
+        let mut verdict = Verdict::for_request(request);
         for container in &workload.containers {
             // An image string found in a custom resource has no pull policy to judge.
             let Some(pointer) = container.pull_policy_pointer() else {
@@ -53,7 +56,9 @@ impl Policy for PullPolicyForTag {
             };
             if let Some(problem) = judge(settings, container, &image) {
                 match (settings.mutate, problem.fix) {
-                    (true, Some(fix)) => verdict.patch(pointer, Value::String(fix.to_string())),
+                    (true, Some(fix)) => {
+                        verdict.fix(container, pointer, Value::String(fix.to_string()), problem.why)
+                    }
                     _ => verdict.reject(container, problem.why),
                 }
             }
@@ -78,11 +83,12 @@ fn kubernetes_default(image: &ImageRef) -> &'static str {
 }
 
 fn judge(settings: &Settings, container: &ContainerRef, image: &ImageRef) -> Option<Problem> {
+    let field = container.pull_policy_field();
     let (policy, how) = match container.pull_policy {
         Some(policy) if !policy.is_empty() => (policy, String::new()),
         _ => (
             kubernetes_default(image),
-            " (the Kubernetes default, as imagePullPolicy is not set)".to_string(),
+            format!(" (the Kubernetes default, as {field} is not set)"),
         ),
     };
     let mutable_tag = match (image.digest(), image.effective_tag()) {
@@ -119,7 +125,7 @@ fn judge(settings: &Settings, container: &ContainerRef, image: &ImageRef) -> Opt
     match policy {
         NEVER if settings.allow_never_for.iter().any(|p| p.matches(image)) => None,
         NEVER => problem(format!(
-            "imagePullPolicy Never{how} is only allowed for images in allowNeverFor; {reason}, so use {needed}"
+            "{field} Never{how} is only allowed for images in allowNeverFor; {reason}, so use {needed}"
         )),
         ALWAYS if needed == ALWAYS => None,
         ALWAYS if settings.allow_always_for_immutable => None,
@@ -130,10 +136,10 @@ fn judge(settings: &Settings, container: &ContainerRef, image: &ImageRef) -> Opt
             } else {
                 "every start checks the registry for nothing (allowAlwaysForImmutable is false)"
             };
-            problem(format!("imagePullPolicy is {policy}{how}, but {reason}, so use {needed}: otherwise {consequence}"))
+            problem(format!("{field} is {policy}{how}, but {reason}, so use {needed}: otherwise {consequence}"))
         }
         other => Some(Problem {
-            why: format!("imagePullPolicy '{other}' is not one of Always, IfNotPresent, Never"),
+            why: format!("{field} '{other}' is not one of Always, IfNotPresent, Never"),
             fix: settings.mutate.then_some(needed),
         }),
     }
@@ -328,4 +334,48 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn image_volumes_are_judged_on_their_pull_policy() {
+        let response = run_policy::<PullPolicyForTag>(&fixture("pod_image_volumes.json"), json!({}), &FixtureHost::default());
+        assert!(!response.accepted);
+        let message = response.message.unwrap();
+        assert!(message.starts_with("2 problems"), "{message}");
+        assert!(message.contains(
+            "image volume 'models' (/spec/volumes/1/image) image 'ghcr.io/acme/models:latest': pullPolicy is IfNotPresent, \
+             but tag 'latest' is mutable (matches mutableTags 'latest'), so use Always"
+        ), "{message}");
+        assert!(message.contains("image volume 'never' (/spec/volumes/3/image) image 'ghcr.io/acme/preloaded:1': pullPolicy Never is only allowed"), "{message}");
+        // An unset pullPolicy is defaulted like a container's: ghcr.io/acme/data is :latest, so Always.
+        assert!(!message.contains("'defaulted'"), "{message}");
+
+        let response = run_policy::<PullPolicyForTag>(
+            &fixture("pod_image_volumes.json"),
+            json!({"mutate": true, "allowNeverFor": ["ghcr.io/acme/preloaded"]}),
+            &FixtureHost::default(),
+        );
+        assert!(response.accepted, "{:?}", response.message);
+        let volumes = &response.mutated_object.unwrap()["spec"]["volumes"];
+        assert_eq!(volumes[1]["image"]["pullPolicy"], "Always");
+        assert_eq!(volumes[0]["image"]["pullPolicy"], "IfNotPresent");
+        assert!(volumes[2]["image"].get("pullPolicy").is_none());
+    }
+
+    #[test]
+    fn a_running_pods_pull_policy_cannot_be_mutated() {
+        // The image changes to :latest on a Pod UPDATE; imagePullPolicy is immutable there.
+        let response = run_policy::<PullPolicyForTag>(
+            &fixture("pod_update_to_latest.json"),
+            json!({"mutate": true}),
+            &FixtureHost::default(),
+        );
+        assert!(!response.accepted);
+        let message = response.message.unwrap();
+        assert!(message.contains("imagePullPolicy is IfNotPresent, but tag 'latest' is mutable"), "{message}");
+        assert!(message.contains("the policy cannot fix it here: a Pod's spec is immutable once created except for container images"), "{message}");
+    }
+
 }
+
+#[cfg(test)]
+mod fuzz_regressions;
