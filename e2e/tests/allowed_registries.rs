@@ -103,3 +103,61 @@ fn bypasses_are_refused_in_the_compiled_policy() {
         );
     }
 }
+
+#[test]
+fn every_spelling_of_a_denied_registry_is_denied_by_the_module() {
+    let policy = instance(POLICY, HostCapabilities::new());
+    for (deny, image) in [
+        ("evil.com", "evil.com:5000/x"),
+        ("localhost", "127.0.0.1:5000/x"),
+        ("localhost", "[::1]:5000/x"),
+        ("10.0.0.1", "[::ffff:a00:1]/x"),
+        ("docker.io/library/nginx", "registry-1.docker.io/nginx"),
+        ("docker.io/library/nginx", "Docker.IO/nginx"),
+    ] {
+        let mut req = request(POLICY, "pod_one_image.json");
+        req["object"]["spec"]["containers"][0]["image"] = json!(image);
+        let response = policy.validate(&req, &json!({ "deny": [deny] })).unwrap();
+        assert!(!response.accepted, "deny {deny} must hold for {image}");
+    }
+}
+
+#[test]
+fn mirrors_never_launder_and_image_volumes_are_rewritten() {
+    let policy = instance(POLICY, HostCapabilities::new());
+    let settings = json!({
+        "deny": ["docker.io/bitnami"],
+        "mirrors": [{"from": "docker.io", "to": "harbor.example.com/cache"}]
+    });
+    let mut req = request(POLICY, "pod_one_image.json");
+    req["object"]["spec"]["containers"][0]["image"] = json!("bitnami/redis:7");
+    let response = policy.validate(&req, &settings).unwrap();
+    assert!(!response.accepted, "a mirror must not launder a denied image");
+
+    let settings = json!({"mirrors": [{"from": "ghcr.io", "to": "harbor.example.com/ghcr"}]});
+    let response = policy
+        .validate(&request(POLICY, "pod_image_volumes.json"), &settings)
+        .unwrap();
+    let volumes = &response.mutated_object.expect("mutated")["spec"]["volumes"];
+    assert_eq!(
+        volumes[2]["image"]["reference"],
+        "harbor.example.com/ghcr/acme/payload:1"
+    );
+    let cases = [(
+        json!({"mirrors": [{"from": "*.gcr.io", "to": "harbor.example.com/gcr"}]}),
+        "mirrors[0].from: '*.gcr.io' has a '*'",
+    )];
+    common::assert_settings_rejected(&policy, &cases);
+}
+
+#[test]
+fn a_label_update_does_not_restart_containers() {
+    let policy = instance(POLICY, HostCapabilities::new());
+    let settings = json!({"mirrors": [{"from": "docker.io", "to": "harbor.example.com/cache"}]});
+    let response = policy
+        .validate(&request(POLICY, "deployment_update_labels_only.json"), &settings)
+        .unwrap();
+    assert!(response.accepted);
+    assert!(response.mutated_object.is_none());
+    assert_eq!(response.warnings.map(|w| w.len()), Some(1));
+}

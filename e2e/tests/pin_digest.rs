@@ -188,3 +188,22 @@ fn fresh_and_warm_instances_agree() {
         );
     }
 }
+
+#[test]
+fn image_volumes_and_updates_in_the_module() {
+    let policy = instance(POLICY, HostCapabilities::new());
+    let response = policy
+        .validate(&request(POLICY, "pod_image_volumes.json"), &json!({}))
+        .unwrap();
+    assert!(!response.accepted);
+    assert!(response
+        .message
+        .unwrap()
+        .contains("image volume 'payload' (/spec/volumes/2/image) image 'ghcr.io/acme/payload:1': not pinned"));
+    // A finalizer removed from an old, unpinned pod: accepted, with a warning per image.
+    let response = policy
+        .validate(&request(POLICY, "pod_update_finalizer_only.json"), &json!({}))
+        .unwrap();
+    assert!(response.accepted, "{:?}", response.message);
+    assert_eq!(response.warnings.map(|w| w.len()), Some(4));
+}

@@ -83,6 +83,8 @@ fn bad_request(message: String) -> ValidationResponse {
 #[macro_export]
 macro_rules! register_policy {
     ($policy:ty) => {
+        // Only the wasm guest exports it: natively, several policies may link into one binary.
+        #[cfg(target_arch = "wasm32")]
         #[unsafe(no_mangle)]
         pub extern "C" fn wapc_init() {
             use $crate::kubewarden::wapc_guest::register_function;
