@@ -71,7 +71,7 @@ fn plain_mode_rejects_by_message() {
     let message = response.message.unwrap();
     assert!(
         message
-            .contains("image 'ghcr.io/acme/app:1': needs pull credentials for registry 'ghcr.io'"),
+            .contains("image 'ghcr.io/acme/app:1': needs pull credentials for 'ghcr.io/acme/app'"),
         "{message}"
     );
     assert!(message.contains("enable verifySecrets"), "{message}");
@@ -98,11 +98,11 @@ fn verify_mode_reads_the_cluster_state_through_the_host() {
         .unwrap();
     let message = response.message.unwrap();
     assert!(
-        message.contains("secret 'opaque' (pod): type 'Opaque'"),
+        message.contains("secret 'opaque' (pod): the kubelet does not read it: type 'Opaque'"),
         "{message}"
     );
     assert!(
-        message.contains("secret 'ecr-cred' (pod): no entry for registry 'ghcr.io'"),
+        message.contains("secret 'ecr-cred' (pod): no usable entry for 'ghcr.io/acme/app'"),
         "{message}"
     );
     assert!(
@@ -164,4 +164,46 @@ fn secret_data_never_leaves_the_policy() {
         .calls()
         .iter()
         .any(|c| c.starts_with("kubernetes/get_resource") && c.contains("\"Secret\"")));
+}
+
+#[test]
+fn the_module_follows_the_service_account_plugin_and_the_keyring() {
+    let policy = instance(POLICY, cluster());
+    let verify = settings(json!({"verifySecrets": true}));
+    // A template listing its own secret gets none of its ServiceAccount's.
+    let response = policy
+        .validate(&request(POLICY, "deployment_ecr_own_secret_and_sa.json"), &verify)
+        .unwrap();
+    assert!(!response.accepted);
+    // A secret the kubelet cannot parse breaks every pull of the pod.
+    let response = policy
+        .validate(&request(POLICY, "pod_broken_secret.json"), &verify)
+        .unwrap();
+    assert!(response
+        .message
+        .unwrap()
+        .contains("secret 'broken-json' (pod) cannot be parsed by the kubelet"));
+    // secretName keeps the ServiceAccount's secrets a template relied on.
+    let response = policy
+        .validate(
+            &request(POLICY, "deployment_sa_ecr_and_ghcr.json"),
+            &settings(json!({"secretName": "regcred"})),
+        )
+        .unwrap();
+    assert_eq!(
+        response.mutated_object.expect("mutated")["spec"]["template"]["spec"]["imagePullSecrets"],
+        json!([{"name": "ecr-cred"}, {"name": "regcred"}])
+    );
+    // kubectl debug: no patch the API server would drop.
+    let response = policy
+        .validate(
+            &request(POLICY, "ephemeral_ghcr_no_secrets.json"),
+            &settings(json!({"secretName": "regcred"})),
+        )
+        .unwrap();
+    assert!(!response.accepted);
+    // Null settings are validated like any other: registries is required.
+    let answer = policy.validate_settings(&Value::Null).unwrap();
+    assert!(!answer.valid);
+    assert!(answer.message.unwrap().contains("registries: required"));
 }

@@ -249,15 +249,15 @@ impl<'a> Cluster<'a> {
         }
     }
 
-    fn get(&self, kind: &str, name: &str) -> Result<Value, String> {
+    fn get(&self, api_version: &str, kind: &str, name: &str) -> Result<Value, String> {
         let namespace = self.namespace.ok_or("the request names no namespace")?;
-        self.host.get_resource("v1", kind, namespace, name)
+        self.host.get_resource(api_version, kind, namespace, name)
     }
 
     /// The secret as the kubelet reads it, or why it could not be looked up.
     fn secret(&mut self, name: &str) -> &Result<SecretRead, String> {
         if !self.secrets.contains_key(name) {
-            let read = self.get("Secret", name).map(|secret| read_secret(&secret));
+            let read = self.get("v1", "Secret", name).map(|secret| read_secret(&secret));
             self.secrets.insert(name.to_string(), read);
         }
         &self.secrets[name]
@@ -266,7 +266,7 @@ impl<'a> Cluster<'a> {
     /// The secret names a ServiceAccount lists.
     fn service_account_secrets(&mut self, name: &str) -> Result<Vec<String>, String> {
         if !self.accounts.contains_key(name) {
-            let names = self.get("ServiceAccount", name).map(|account| {
+            let names = self.get("v1", "ServiceAccount", name).map(|account| {
                 let list = account
                     .get("imagePullSecrets")
                     .and_then(Value::as_array)
