@@ -132,7 +132,10 @@ fn mirrors_never_launder_and_image_volumes_are_rewritten() {
     let mut req = request(POLICY, "pod_one_image.json");
     req["object"]["spec"]["containers"][0]["image"] = json!("bitnami/redis:7");
     let response = policy.validate(&req, &settings).unwrap();
-    assert!(!response.accepted, "a mirror must not launder a denied image");
+    assert!(
+        !response.accepted,
+        "a mirror must not launder a denied image"
+    );
 
     let settings = json!({"mirrors": [{"from": "ghcr.io", "to": "harbor.example.com/ghcr"}]});
     let response = policy
@@ -155,7 +158,10 @@ fn a_label_update_does_not_restart_containers() {
     let policy = instance(POLICY, HostCapabilities::new());
     let settings = json!({"mirrors": [{"from": "docker.io", "to": "harbor.example.com/cache"}]});
     let response = policy
-        .validate(&request(POLICY, "deployment_update_labels_only.json"), &settings)
+        .validate(
+            &request(POLICY, "deployment_update_labels_only.json"),
+            &settings,
+        )
         .unwrap();
     assert!(response.accepted);
     assert!(response.mutated_object.is_none());

@@ -46,7 +46,11 @@ fn huge_deployment() -> Value {
 }
 
 /// Runs `f` on a fresh instance of the policy (compiled beforehand) and prints how long it took.
-fn timed<T>(policy: &str, capabilities: HostCapabilities, f: impl FnOnce(&PolicyInstance) -> T) -> T {
+fn timed<T>(
+    policy: &str,
+    capabilities: HostCapabilities,
+    f: impl FnOnce(&PolicyInstance) -> T,
+) -> T {
     let instance = instance(policy, capabilities);
     let start = Instant::now();
     let result = f(&instance);
@@ -72,7 +76,10 @@ fn a_deployment_of_1000_containers_is_judged_whole_by_every_policy() {
 
     let response = timed("allowed-registries", HostCapabilities::new(), |policy| {
         policy
-            .validate(&review, &json!({"allow": ["ghcr.io/acme"], "deny": ["docker.io/bitnami"]}))
+            .validate(
+                &review,
+                &json!({"allow": ["ghcr.io/acme"], "deny": ["docker.io/bitnami"]}),
+            )
             .unwrap()
     });
     assert!(response
@@ -102,7 +109,10 @@ fn a_deployment_of_1000_containers_is_judged_whole_by_every_policy() {
         .unwrap();
     let response = timed("require-pull-secret", cluster, |policy| {
         policy
-            .validate(&review, &json!({"registries": ["ghcr.io/acme", "quay.io"], "verifySecrets": true}))
+            .validate(
+                &review,
+                &json!({"registries": ["ghcr.io/acme", "quay.io"], "verifySecrets": true}),
+            )
             .unwrap()
     });
     // regcred serves ghcr.io but not quay.io: every tenth container lacks credentials.
@@ -122,7 +132,8 @@ fn a_custom_resource_with_100000_images_is_judged_whole() {
         .collect();
     let mut review = request("pin-digest", "deployment_mixed.json");
     review["kind"] = json!({"group": "example.com", "version": "v1", "kind": "ImageSet"});
-    review["object"] = json!({"apiVersion": "example.com/v1", "kind": "ImageSet", "spec": {"images": images}});
+    review["object"] =
+        json!({"apiVersion": "example.com/v1", "kind": "ImageSet", "spec": {"images": images}});
     eprintln!("custom resource: {} bytes", review.to_string().len());
     let settings = json!({
         "allow": ["ghcr.io/acme"],

@@ -196,13 +196,15 @@ fn image_volumes_and_updates_in_the_module() {
         .validate(&request(POLICY, "pod_image_volumes.json"), &json!({}))
         .unwrap();
     assert!(!response.accepted);
-    assert!(response
-        .message
-        .unwrap()
-        .contains("image volume 'payload' (/spec/volumes/2/image) image 'ghcr.io/acme/payload:1': not pinned"));
+    assert!(response.message.unwrap().contains(
+        "image volume 'payload' (/spec/volumes/2/image) image 'ghcr.io/acme/payload:1': not pinned"
+    ));
     // A finalizer removed from an old, unpinned pod: accepted, with a warning per image.
     let response = policy
-        .validate(&request(POLICY, "pod_update_finalizer_only.json"), &json!({}))
+        .validate(
+            &request(POLICY, "pod_update_finalizer_only.json"),
+            &json!({}),
+        )
         .unwrap();
     assert!(response.accepted, "{:?}", response.message);
     assert_eq!(response.warnings.map(|w| w.len()), Some(4));

@@ -113,14 +113,23 @@ fn mutate_patches_the_pull_policy() {
 fn image_volume_pull_policies_in_the_module() {
     let policy = instance(POLICY, HostCapabilities::new());
     let response = policy
-        .validate(&request(POLICY, "pod_image_volumes.json"), &json!({"mutate": true, "allowNeverFor": ["ghcr.io/acme/preloaded"]}))
+        .validate(
+            &request(POLICY, "pod_image_volumes.json"),
+            &json!({"mutate": true, "allowNeverFor": ["ghcr.io/acme/preloaded"]}),
+        )
         .unwrap();
     assert!(response.accepted, "{:?}", response.message);
     let volumes = &response.mutated_object.expect("mutated")["spec"]["volumes"];
     assert_eq!(volumes[1]["image"]["pullPolicy"], "Always");
     let response = policy
-        .validate(&request(POLICY, "pod_update_to_latest.json"), &json!({"mutate": true}))
+        .validate(
+            &request(POLICY, "pod_update_to_latest.json"),
+            &json!({"mutate": true}),
+        )
         .unwrap();
     assert!(!response.accepted);
-    assert!(response.message.unwrap().contains("the policy cannot fix it here"));
+    assert!(response
+        .message
+        .unwrap()
+        .contains("the policy cannot fix it here"));
 }

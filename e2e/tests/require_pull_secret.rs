@@ -172,7 +172,10 @@ fn the_module_follows_the_service_account_plugin_and_the_keyring() {
     let verify = settings(json!({"verifySecrets": true}));
     // A template listing its own secret gets none of its ServiceAccount's.
     let response = policy
-        .validate(&request(POLICY, "deployment_ecr_own_secret_and_sa.json"), &verify)
+        .validate(
+            &request(POLICY, "deployment_ecr_own_secret_and_sa.json"),
+            &verify,
+        )
         .unwrap();
     assert!(!response.accepted);
     // A secret the kubelet cannot parse breaks every pull of the pod.

@@ -96,7 +96,12 @@ impl RegistryPattern {
             return bad("the registry part is not a valid host[:port]");
         }
         let host = if host.contains('*') {
-            HostPattern::Glob(host.to_ascii_lowercase().split('.').map(str::to_string).collect())
+            HostPattern::Glob(
+                host.to_ascii_lowercase()
+                    .split('.')
+                    .map(str::to_string)
+                    .collect(),
+            )
         } else {
             HostPattern::Exact(HostId::parse(host))
         };
@@ -131,13 +136,21 @@ impl RegistryPattern {
     /// Whether the image's registry and repository fall under this pattern.
     pub fn matches(&self, image: &ImageRef) -> bool {
         self.matches_host(&image.host_id(), image.port().as_deref())
-            && globs_match(&self.segments, image.canonical_repository().split('/'), false)
+            && globs_match(
+                &self.segments,
+                image.canonical_repository().split('/'),
+                false,
+            )
     }
 
     /// Whether the image's repository is exactly this pattern's (no nested repository).
     fn matches_exactly(&self, image: &ImageRef) -> bool {
         self.matches_host(&image.host_id(), image.port().as_deref())
-            && globs_match(&self.segments, image.canonical_repository().split('/'), true)
+            && globs_match(
+                &self.segments,
+                image.canonical_repository().split('/'),
+                true,
+            )
     }
 
     /// Whether a host and port (`None`: none written, so 443) fall under this pattern.
@@ -170,7 +183,11 @@ impl RegistryPattern {
         ports_covered
             && self.matches_host(other_host, other.port.as_deref().or(Some(DEFAULT_PORT)))
             && self.segments.len() <= other.segments.len()
-            && globs_match(&self.segments, other.segments.iter().map(String::as_str), false)
+            && globs_match(
+                &self.segments,
+                other.segments.iter().map(String::as_str),
+                false,
+            )
     }
 
     /// Whether some image falls under both concrete patterns (one's repository prefix lies under
@@ -436,11 +453,19 @@ mod tests {
             ("evil.com:5000", "evil.com:05000/x", true),
             // An image without a port is pulled from 443.
             ("registry.example.com:443", "registry.example.com/app", true),
-            ("registry.example.com:443", "registry.example.com:8443/app", false),
+            (
+                "registry.example.com:443",
+                "registry.example.com:8443/app",
+                false,
+            ),
             // Docker Hub, every spelling.
             ("docker.io", "registry-1.docker.io/nginx", true),
             ("docker.io/library/nginx", "Docker.IO/nginx", true),
-            ("docker.io/library/nginx", "registry-1.docker.io/nginx:1", true),
+            (
+                "docker.io/library/nginx",
+                "registry-1.docker.io/nginx:1",
+                true,
+            ),
             ("registry-1.docker.io/library", "nginx", true),
             ("index.docker.io/bitnami", "bitnami/redis", true),
             ("docker.io", "registry-2.docker.io/x", false),
@@ -466,7 +491,6 @@ mod tests {
             ("localhost:*", "localhost:5000/app", true),
             ("localhost:5*", "localhost:5000/app", true),
             ("localhost:5*", "localhost:6000/app", false),
-
             ("[::1]:5000", "[::1]:5000/app", true),
             ("10.0.0.1:5000", "10.0.0.1:5000/app", true),
             ("10.0.0.1:5000", "10.0.0.10:5000/app", false),
@@ -501,7 +525,11 @@ mod tests {
             ),
             ("harbor.example.com", "HARBOR.example.com:5000/cache", true),
             ("harbor.example.com:5000", "harbor.example.com/cache", false),
-            ("harbor.example.com:5*", "harbor.example.com:5000/cache", true),
+            (
+                "harbor.example.com:5*",
+                "harbor.example.com:5000/cache",
+                true,
+            ),
             ("localhost", "127.0.0.1:5000", true),
             ("docker.io", "index.docker.io/cache", true),
         ];
@@ -515,17 +543,32 @@ mod tests {
     #[test]
     fn overlapping_patterns() {
         let cases = [
-            ("harbor.example.com/cache", "harbor.example.com/cache/library", true),
-            ("harbor.example.com/cache/library", "harbor.example.com/cache", true),
+            (
+                "harbor.example.com/cache",
+                "harbor.example.com/cache/library",
+                true,
+            ),
+            (
+                "harbor.example.com/cache/library",
+                "harbor.example.com/cache",
+                true,
+            ),
             ("harbor.example.com", "harbor.example.com/cache", true),
-            ("harbor.example.com/cache", "harbor.example.com/cache2", false),
+            (
+                "harbor.example.com/cache",
+                "harbor.example.com/cache2",
+                false,
+            ),
             ("harbor.example.com/cache", "other.example.com/cache", false),
             ("harbor.example.com:5000", "harbor.example.com", true),
             ("harbor.example.com:5000", "harbor.example.com:5001", false),
             ("localhost/a", "127.0.0.1/a/b", true),
         ];
         for (a, b, expected) in cases {
-            let (pa, pb) = (RegistryPattern::parse(a).unwrap(), RegistryPattern::parse(b).unwrap());
+            let (pa, pb) = (
+                RegistryPattern::parse(a).unwrap(),
+                RegistryPattern::parse(b).unwrap(),
+            );
             assert_eq!(pa.overlaps(&pb), expected, "{a} overlaps {b}");
             assert_eq!(pb.overlaps(&pa), expected, "{b} overlaps {a}");
         }
@@ -563,11 +606,23 @@ mod tests {
             ("localhost:5000/app:1", "localhost:5000/app:1", true),
             ("localhost:5000/app:1", "localhost:5000/app:2", false),
             // A tag part pins the repository: nothing nested below it.
-            ("registry.k8s.io/pause:*", "registry.k8s.io/pause/evil:3.9", false),
-            ("registry.k8s.io/pause:*", "registry.k8s.io/pause-evil:3.9", false),
+            (
+                "registry.k8s.io/pause:*",
+                "registry.k8s.io/pause/evil:3.9",
+                false,
+            ),
+            (
+                "registry.k8s.io/pause:*",
+                "registry.k8s.io/pause-evil:3.9",
+                false,
+            ),
             ("docker.io/library/nginx:*", "Docker.IO/nginx:1", true),
             // Without a tag part it is a repository prefix.
-            ("registry.k8s.io/pause", "registry.k8s.io/pause/evil:3.9", true),
+            (
+                "registry.k8s.io/pause",
+                "registry.k8s.io/pause/evil:3.9",
+                true,
+            ),
         ];
         for (pattern, img, expected) in cases {
             let p = ImagePattern::parse(pattern).unwrap_or_else(|e| panic!("{e}"));
@@ -589,7 +644,10 @@ mod tests {
             ("bad.io:x", "not a valid host"),
             ("ghcr.io/a b", "whitespace"),
             ("ghcr.io/a@sha256:x", "'@'"),
-            ("ghcr.io/app:1.0", "a registry pattern has no tag: remove ':1.0'"),
+            (
+                "ghcr.io/app:1.0",
+                "a registry pattern has no tag: remove ':1.0'",
+            ),
             ("ghcr.io/-acme", "segment '-acme' can never match"),
             ("ghcr.io/a..b", "segment 'a..b' can never match"),
             ("ghcr.io/a___b", "segment 'a___b' can never match"),
@@ -601,9 +659,16 @@ mod tests {
             assert!(err.contains(why), "{pattern}: {err}");
             assert!(err.contains(&format!("'{pattern}'")), "{pattern}: {err}");
         }
-        for (pattern, tag) in [("ghcr.io/app:a+b", "a+b"), ("ghcr.io/app:.x*", ".x*"), ("ghcr.io/app:", "")] {
+        for (pattern, tag) in [
+            ("ghcr.io/app:a+b", "a+b"),
+            ("ghcr.io/app:.x*", ".x*"),
+            ("ghcr.io/app:", ""),
+        ] {
             let err = ImagePattern::parse(pattern).unwrap_err();
-            assert!(err.contains(&format!("tag glob '{tag}' can never match")), "{err}");
+            assert!(
+                err.contains(&format!("tag glob '{tag}' can never match")),
+                "{err}"
+            );
         }
         // Globs that can match something are kept.
         for pattern in ["ghcr.io/a-*", "ghcr.io/*.x", "ghcr.io/a_*_b", "ghcr.io/*"] {

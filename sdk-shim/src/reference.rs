@@ -28,8 +28,8 @@
 
 use std::fmt;
 
-pub use crate::registry_host::{split_host_port, DOCKER_HUB};
 use crate::registry_host::{canonical_port, HostId};
+pub use crate::registry_host::{split_host_port, DOCKER_HUB};
 use std::borrow::Cow;
 
 const LEGACY_DOCKER_HUB: &str = "index.docker.io";
@@ -622,9 +622,19 @@ mod tests {
         // (reference, host id, port, canonical repository)
         let cases = [
             ("Docker.IO/nginx", "docker.io", None, "library/nginx"),
-            ("registry-1.docker.io/nginx", "docker.io", None, "library/nginx"),
+            (
+                "registry-1.docker.io/nginx",
+                "docker.io",
+                None,
+                "library/nginx",
+            ),
             ("nginx", "docker.io", None, "library/nginx"),
-            ("docker.io/bitnami/redis", "docker.io", None, "bitnami/redis"),
+            (
+                "docker.io/bitnami/redis",
+                "docker.io",
+                None,
+                "bitnami/redis",
+            ),
             ("ghcr.io/app", "ghcr.io", None, "app"),
             ("127.0.0.1:05000/app", "localhost", Some("5000"), "app"),
             ("[::ffff:a00:1]:443/app", "10.0.0.1", Some("443"), "app"),
@@ -662,8 +672,15 @@ mod tests {
         let err = ImageRef::parse("Nginx").unwrap_err();
         assert_eq!(err.to_string(), "repository name must be lowercase");
         let err = ImageRef::parse("[::1]").unwrap_err();
-        assert!(err.to_string().contains("registry host without a repository path"), "{err}");
-        let err = ImageRef::parse("@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("registry host without a repository path"),
+            "{err}"
+        );
+        let err = ImageRef::parse(
+            "@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("image name before"), "{err}");
     }
 }

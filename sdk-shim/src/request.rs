@@ -71,7 +71,6 @@ impl AdmissionRequest {
         }
     }
 
-
     /// The namespace the object lives in: the request's, else the object's own metadata.
     pub fn namespace(&self) -> Option<&str> {
         self.namespace
@@ -119,22 +118,74 @@ mod tests {
         // (kind, subresource, operation, pointer, mutable)
         let cases = [
             ("Pod", None, "CREATE", "/spec/imagePullSecrets", true),
-            ("Pod", None, "CREATE", "/spec/containers/0/imagePullPolicy", true),
+            (
+                "Pod",
+                None,
+                "CREATE",
+                "/spec/containers/0/imagePullPolicy",
+                true,
+            ),
             ("Pod", None, "UPDATE", "/spec/containers/0/image", true),
             ("Pod", None, "UPDATE", "/spec/initContainers/12/image", true),
-            ("Pod", None, "UPDATE", "/spec/containers/0/imagePullPolicy", false),
+            (
+                "Pod",
+                None,
+                "UPDATE",
+                "/spec/containers/0/imagePullPolicy",
+                false,
+            ),
             ("Pod", None, "UPDATE", "/spec/imagePullSecrets", false),
-            ("Pod", None, "UPDATE", "/spec/ephemeralContainers/0/image", false),
-            ("Pod", None, "UPDATE", "/spec/volumes/0/image/reference", false),
+            (
+                "Pod",
+                None,
+                "UPDATE",
+                "/spec/ephemeralContainers/0/image",
+                false,
+            ),
+            (
+                "Pod",
+                None,
+                "UPDATE",
+                "/spec/volumes/0/image/reference",
+                false,
+            ),
             ("Pod", None, "UPDATE", "/spec/containers/x/image", false),
-            ("Pod", Some("ephemeralcontainers"), "UPDATE", "/spec/ephemeralContainers/1/image", true),
-            ("Pod", Some("ephemeralcontainers"), "UPDATE", "/spec/imagePullSecrets", false),
-            ("Pod", Some("ephemeralcontainers"), "UPDATE", "/spec/containers/0/image", false),
-            ("Deployment", None, "UPDATE", "/spec/template/spec/imagePullSecrets", true),
+            (
+                "Pod",
+                Some("ephemeralcontainers"),
+                "UPDATE",
+                "/spec/ephemeralContainers/1/image",
+                true,
+            ),
+            (
+                "Pod",
+                Some("ephemeralcontainers"),
+                "UPDATE",
+                "/spec/imagePullSecrets",
+                false,
+            ),
+            (
+                "Pod",
+                Some("ephemeralcontainers"),
+                "UPDATE",
+                "/spec/containers/0/image",
+                false,
+            ),
+            (
+                "Deployment",
+                None,
+                "UPDATE",
+                "/spec/template/spec/imagePullSecrets",
+                true,
+            ),
         ];
         for (kind, sub, operation, pointer, mutable) in cases {
             let reason = request(kind, sub, operation).immutable_reason(pointer);
-            assert_eq!(reason.is_none(), mutable, "{kind} {sub:?} {operation} {pointer}");
+            assert_eq!(
+                reason.is_none(),
+                mutable,
+                "{kind} {sub:?} {operation} {pointer}"
+            );
         }
     }
 }

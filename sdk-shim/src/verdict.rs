@@ -52,8 +52,9 @@ impl Verdict {
 
     fn record(&mut self, container: &ContainerRef, finding: String) {
         if container.unchanged {
-            self.warnings
-                .push(format!("{finding} (left as is: this UPDATE does not change it)"));
+            self.warnings.push(format!(
+                "{finding} (left as is: this UPDATE does not change it)"
+            ));
         } else {
             self.violations.push(finding);
         }
@@ -62,7 +63,13 @@ impl Verdict {
     /// Fixes a container by setting `value` at `pointer`, where `why` is what is wrong without
     /// the fix. Not for an image the UPDATE leaves unchanged (a warning says it does not comply);
     /// a violation, with `why` and the reason, where the API server would not take the change.
-    pub fn fix(&mut self, container: &ContainerRef, pointer: String, value: Value, why: impl Display) {
+    pub fn fix(
+        &mut self,
+        container: &ContainerRef,
+        pointer: String,
+        value: Value,
+        why: impl Display,
+    ) {
         if container.unchanged {
             self.reject(container, why);
             return;
@@ -282,19 +289,37 @@ mod tests {
         let mut verdict = Verdict::for_request(&request);
         verdict.reject(same, "not pinned");
         verdict.fix(same, same.image_pointer(), json!("x"), "not pinned");
-        verdict.fix(changed, changed.image_pointer(), json!("ghcr.io/acme/sidecar:2@sha256:x"), "not pinned");
+        verdict.fix(
+            changed,
+            changed.image_pointer(),
+            json!("ghcr.io/acme/sidecar:2@sha256:x"),
+            "not pinned",
+        );
         let response = verdict.into_response(request.object.clone());
         assert!(response.accepted, "{:?}", response.message);
         let warnings = response.warnings.unwrap();
         assert_eq!(warnings.len(), 2);
-        assert!(warnings[0].ends_with("image 'nginx:1.25': not pinned (left as is: this UPDATE does not change it)"), "{warnings:?}");
+        assert!(
+            warnings[0].ends_with(
+                "image 'nginx:1.25': not pinned (left as is: this UPDATE does not change it)"
+            ),
+            "{warnings:?}"
+        );
         let object = response.mutated_object.unwrap();
         assert_eq!(object["spec"]["containers"][0]["image"], "nginx:1.25");
-        assert_eq!(object["spec"]["containers"][1]["image"], "ghcr.io/acme/sidecar:2@sha256:x");
+        assert_eq!(
+            object["spec"]["containers"][1]["image"],
+            "ghcr.io/acme/sidecar:2@sha256:x"
+        );
 
         // The pull policy of a running Pod cannot be changed: the fix becomes a violation.
         let mut verdict = Verdict::for_request(&request);
-        verdict.fix(changed, changed.pull_policy_pointer().unwrap(), json!("Always"), "tag '2' is mutable");
+        verdict.fix(
+            changed,
+            changed.pull_policy_pointer().unwrap(),
+            json!("Always"),
+            "tag '2' is mutable",
+        );
         let response = verdict.into_response(request.object.clone());
         assert!(!response.accepted);
         assert_eq!(

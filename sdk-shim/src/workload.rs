@@ -213,7 +213,12 @@ impl<'a> Workload<'a> {
         if (kind.group.as_str(), kind.kind.as_str()) == ("", "EphemeralContainers") {
             // The legacy pods/ephemeralcontainers body: the list alone, no pod spec.
             check_is_object(object, "")?;
-            workload.add_list(object, "/ephemeralContainers", ContainerKind::EphemeralContainer, None)?;
+            workload.add_list(
+                object,
+                "/ephemeralContainers",
+                ContainerKind::EphemeralContainer,
+                None,
+            )?;
             return Ok(workload);
         }
         let api_version = kind.api_version();
@@ -385,7 +390,11 @@ impl<'a> Workload<'a> {
 
     /// Registers a pod spec found by an extractor (once, with its image volumes), returning its
     /// index.
-    pub(crate) fn pod_spec_index(&mut self, pointer: &str, spec: &'a Value) -> Result<usize, String> {
+    pub(crate) fn pod_spec_index(
+        &mut self,
+        pointer: &str,
+        spec: &'a Value,
+    ) -> Result<usize, String> {
         if let Some(&index) = self.pod_spec_indexes.get(pointer) {
             return Ok(index);
         }
@@ -444,7 +453,11 @@ mod tests {
                 "pod_image_volumes.json",
                 &[
                     ("/spec/containers/0", Container, "nginx:1.25"),
-                    ("/spec/volumes/2/image", ImageVolume, "ghcr.io/acme/payload:1"),
+                    (
+                        "/spec/volumes/2/image",
+                        ImageVolume,
+                        "ghcr.io/acme/payload:1",
+                    ),
                     ("/spec/volumes/3/image", ImageVolume, "ghcr.io/acme/models"),
                 ],
             ),
@@ -627,7 +640,10 @@ mod tests {
         let request = fixture_request("pod_image_volumes.json");
         let workload = Workload::from_request(&request, &[]).unwrap();
         let payload = &workload.containers[1];
-        assert_eq!(payload.to_string(), "image volume 'payload' (/spec/volumes/2/image)");
+        assert_eq!(
+            payload.to_string(),
+            "image volume 'payload' (/spec/volumes/2/image)"
+        );
         assert_eq!(payload.image_pointer(), "/spec/volumes/2/image/reference");
         assert_eq!(
             payload.pull_policy_pointer().as_deref(),

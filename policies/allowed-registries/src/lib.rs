@@ -49,7 +49,10 @@ impl Policy for AllowedRegistries {
             };
             if let Some(denied) = any_matches(&settings.deny, &image) {
                 let name = image.name();
-                verdict.reject(container, format_args!("{name} is denied by deny pattern '{denied}'"));
+                verdict.reject(
+                    container,
+                    format_args!("{name} is denied by deny pattern '{denied}'"),
+                );
                 continue;
             }
             let rewritten = match mirror(&settings.mirrors, &image) {
@@ -301,7 +304,11 @@ mod tests {
         });
         let (accepted, message) = judge("bitnami/redis:7", settings.clone());
         assert!(!accepted);
-        assert!(message.ends_with("docker.io/bitnami/redis is denied by deny pattern 'docker.io/bitnami'"), "{message}");
+        assert!(
+            message
+                .ends_with("docker.io/bitnami/redis is denied by deny pattern 'docker.io/bitnami'"),
+            "{message}"
+        );
         let response = run_on_image("nginx:1.25", settings);
         assert!(response.accepted, "{:?}", response.message);
         // And the target is judged too: a deny on part of the cache holds.
@@ -311,7 +318,10 @@ mod tests {
         });
         let (accepted, message) = judge("busybox", settings);
         assert!(!accepted);
-        assert!(message.contains("(mirrored to 'harbor.example.com/cache/library/busybox') is denied"), "{message}");
+        assert!(
+            message.contains("(mirrored to 'harbor.example.com/cache/library/busybox') is denied"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -335,7 +345,10 @@ mod tests {
         for (deny, image) in cases {
             let (accepted, message) = judge(image, json!({ "deny": [deny] }));
             assert!(!accepted, "deny {deny} must hold for {image}");
-            assert!(message.contains(&format!("is denied by deny pattern '{deny}'")), "{message}");
+            assert!(
+                message.contains(&format!("is denied by deny pattern '{deny}'")),
+                "{message}"
+            );
         }
         // A port in the pattern holds only that port (an image without one is pulled from 443).
         assert!(judge("evil.com:5000/x", json!({"deny": ["evil.com:443"]})).0);
@@ -344,25 +357,52 @@ mod tests {
 
     #[test]
     fn one_image_every_spelling_one_mirror_and_rewriting_twice_changes_nothing() {
-        let settings = json!({"mirrors": [{"from": "docker.io", "to": "harbor.example.com/cache"}]});
-        for image in ["nginx:1.25", "Docker.IO/nginx:1.25", "registry-1.docker.io/nginx:1.25", "docker.io:443/library/nginx:1.25"] {
+        let settings =
+            json!({"mirrors": [{"from": "docker.io", "to": "harbor.example.com/cache"}]});
+        for image in [
+            "nginx:1.25",
+            "Docker.IO/nginx:1.25",
+            "registry-1.docker.io/nginx:1.25",
+            "docker.io:443/library/nginx:1.25",
+        ] {
             let response = run_on_image(image, settings.clone());
-            let object = response.mutated_object.unwrap_or_else(|| panic!("{image}: {:?}", response.message));
-            let rewritten = object["spec"]["containers"][0]["image"].as_str().unwrap().to_string();
-            assert_eq!(rewritten, "harbor.example.com/cache/library/nginx:1.25", "{image}");
+            let object = response
+                .mutated_object
+                .unwrap_or_else(|| panic!("{image}: {:?}", response.message));
+            let rewritten = object["spec"]["containers"][0]["image"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            assert_eq!(
+                rewritten, "harbor.example.com/cache/library/nginx:1.25",
+                "{image}"
+            );
             let again = run_on_image(&rewritten, settings.clone());
-            assert!(again.accepted && again.mutated_object.is_none(), "{image}: rewritten twice");
+            assert!(
+                again.accepted && again.mutated_object.is_none(),
+                "{image}: rewritten twice"
+            );
         }
     }
 
     #[test]
     fn image_volumes_are_judged_and_mirrored() {
         let settings = json!({"allow": ["harbor.example.com"], "mirrors": [{"from": "ghcr.io", "to": "harbor.example.com/ghcr"}]});
-        let response = run_policy::<AllowedRegistries>(&fixture("pod_image_volumes.json"), settings, &FixtureHost::default());
+        let response = run_policy::<AllowedRegistries>(
+            &fixture("pod_image_volumes.json"),
+            settings,
+            &FixtureHost::default(),
+        );
         assert!(response.accepted, "{:?}", response.message);
         let volumes = &response.mutated_object.unwrap()["spec"]["volumes"];
-        assert_eq!(volumes[2]["image"]["reference"], "harbor.example.com/ghcr/acme/payload:1");
-        assert_eq!(volumes[3]["image"]["reference"], "harbor.example.com/ghcr/acme/models:latest");
+        assert_eq!(
+            volumes[2]["image"]["reference"],
+            "harbor.example.com/ghcr/acme/payload:1"
+        );
+        assert_eq!(
+            volumes[3]["image"]["reference"],
+            "harbor.example.com/ghcr/acme/models:latest"
+        );
 
         let response = run_policy::<AllowedRegistries>(
             &fixture("pod_image_volumes.json"),
@@ -377,19 +417,29 @@ mod tests {
     #[test]
     fn a_label_update_does_not_re_mirror() {
         let settings = json!({"allow": ["harbor.example.com/cache"], "mirrors": [{"from": "docker.io", "to": "harbor.example.com/cache"}]});
-        let response = run_policy::<AllowedRegistries>(&fixture("deployment_update_labels_only.json"), settings.clone(), &FixtureHost::default());
+        let response = run_policy::<AllowedRegistries>(
+            &fixture("deployment_update_labels_only.json"),
+            settings.clone(),
+            &FixtureHost::default(),
+        );
         assert!(response.accepted, "{:?}", response.message);
-        assert!(response.mutated_object.is_none(), "a label change must not restart containers");
+        assert!(
+            response.mutated_object.is_none(),
+            "a label change must not restart containers"
+        );
         let warnings = response.warnings.unwrap();
         assert!(warnings[0].contains("is pulled through mirror 'harbor.example.com/cache/library/nginx:1.25' (left as is"), "{warnings:?}");
         // A new image in the same update is mirrored.
-        let response = run_policy::<AllowedRegistries>(&fixture("deployment_update_new_image.json"), settings, &FixtureHost::default());
+        let response = run_policy::<AllowedRegistries>(
+            &fixture("deployment_update_new_image.json"),
+            settings,
+            &FixtureHost::default(),
+        );
         assert_eq!(
             response.mutated_object.unwrap()["spec"]["template"]["spec"]["containers"][0]["image"],
             "harbor.example.com/cache/library/nginx:1.27"
         );
     }
-
 }
 
 #[cfg(test)]

@@ -38,13 +38,22 @@ impl PolicySettings for Settings {
                     "mirrors[{i}].to: '{to}' must be a concrete registry[/path], without '*'"
                 ));
             }
-            if let Some((j, other)) = self.mirrors.iter().enumerate().find(|(_, m)| m.from.overlaps(to)) {
+            if let Some((j, other)) = self
+                .mirrors
+                .iter()
+                .enumerate()
+                .find(|(_, m)| m.from.overlaps(to))
+            {
                 return Err(format!(
                     "mirrors[{i}].to: '{to}' overlaps mirrors[{j}].from '{}': a rewritten image would be rewritten again",
                     other.from
                 ));
             }
-            if let Some((j, other)) = self.mirrors[..i].iter().enumerate().find(|(_, m)| m.to.overlaps(to)) {
+            if let Some((j, other)) = self.mirrors[..i]
+                .iter()
+                .enumerate()
+                .find(|(_, m)| m.to.overlaps(to))
+            {
                 return Err(format!(
                     "mirrors[{i}].to: '{to}' overlaps mirrors[{j}].to '{}': images from two sources could be rewritten to the same image",
                     other.to

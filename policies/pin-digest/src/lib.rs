@@ -265,23 +265,38 @@ mod tests {
 
     #[test]
     fn image_volumes_are_judged_and_pinned() {
-        let response =
-            run_policy::<PinDigest>(&fixture("pod_image_volumes.json"), json!({}), &FixtureHost::default());
+        let response = run_policy::<PinDigest>(
+            &fixture("pod_image_volumes.json"),
+            json!({}),
+            &FixtureHost::default(),
+        );
         assert!(!response.accepted);
         let message = response.message.unwrap();
         assert!(message.starts_with("2 problems"), "{message}");
         assert!(message.contains("image volume 'payload' (/spec/volumes/2/image) image 'ghcr.io/acme/payload:1': not pinned"), "{message}");
-        assert!(message.contains("image volume 'models' (/spec/volumes/3/image)"), "{message}");
+        assert!(
+            message.contains("image volume 'models' (/spec/volumes/3/image)"),
+            "{message}"
+        );
 
         let host = FixtureHost::default()
             .with_digest("ghcr.io/acme/payload:1", DIGEST)
             .with_digest("ghcr.io/acme/models:latest", DIGEST);
-        let response =
-            run_policy::<PinDigest>(&fixture("pod_image_volumes.json"), json!({"mutate": true}), &host);
+        let response = run_policy::<PinDigest>(
+            &fixture("pod_image_volumes.json"),
+            json!({"mutate": true}),
+            &host,
+        );
         assert!(response.accepted, "{:?}", response.message);
         let volumes = &response.mutated_object.unwrap()["spec"]["volumes"];
-        assert_eq!(volumes[2]["image"]["reference"], format!("ghcr.io/acme/payload:1@{DIGEST}"));
-        assert_eq!(volumes[3]["image"]["reference"], format!("ghcr.io/acme/models:latest@{DIGEST}"));
+        assert_eq!(
+            volumes[2]["image"]["reference"],
+            format!("ghcr.io/acme/payload:1@{DIGEST}")
+        );
+        assert_eq!(
+            volumes[3]["image"]["reference"],
+            format!("ghcr.io/acme/models:latest@{DIGEST}")
+        );
         assert_eq!(volumes[2]["image"]["pullPolicy"], "IfNotPresent");
     }
 
@@ -295,10 +310,15 @@ mod tests {
                 &FixtureHost::default(),
             );
             assert!(response.accepted, "{settings}: {:?}", response.message);
-            assert!(response.mutated_object.is_none(), "{settings}: nothing is re-pinned");
+            assert!(
+                response.mutated_object.is_none(),
+                "{settings}: nothing is re-pinned"
+            );
             let warnings = response.warnings.unwrap_or_default();
             assert_eq!(warnings.len(), 4, "{warnings:?}");
-            assert!(warnings.iter().all(|w| w.ends_with("(left as is: this UPDATE does not change it)")));
+            assert!(warnings
+                .iter()
+                .all(|w| w.ends_with("(left as is: this UPDATE does not change it)")));
         }
         // A changed image is judged in full; the unchanged ones still only warn.
         let response = run_policy::<PinDigest>(
@@ -318,10 +338,12 @@ mod tests {
         );
         assert!(response.accepted, "{:?}", response.message);
         let object = response.mutated_object.unwrap();
-        assert_eq!(object["spec"]["containers"][1]["image"], format!("ghcr.io/acme/sidecar:2@{DIGEST}"));
+        assert_eq!(
+            object["spec"]["containers"][1]["image"],
+            format!("ghcr.io/acme/sidecar:2@{DIGEST}")
+        );
         assert_eq!(object["spec"]["containers"][0]["image"], "nginx:1.25");
     }
-
 }
 
 #[cfg(test)]

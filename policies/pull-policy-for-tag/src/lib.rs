@@ -56,9 +56,12 @@ impl Policy for PullPolicyForTag {
             };
             if let Some(problem) = judge(settings, container, &image) {
                 match (settings.mutate, problem.fix) {
-                    (true, Some(fix)) => {
-                        verdict.fix(container, pointer, Value::String(fix.to_string()), problem.why)
-                    }
+                    (true, Some(fix)) => verdict.fix(
+                        container,
+                        pointer,
+                        Value::String(fix.to_string()),
+                        problem.why,
+                    ),
                     _ => verdict.reject(container, problem.why),
                 }
             }
@@ -337,7 +340,11 @@ mod tests {
 
     #[test]
     fn image_volumes_are_judged_on_their_pull_policy() {
-        let response = run_policy::<PullPolicyForTag>(&fixture("pod_image_volumes.json"), json!({}), &FixtureHost::default());
+        let response = run_policy::<PullPolicyForTag>(
+            &fixture("pod_image_volumes.json"),
+            json!({}),
+            &FixtureHost::default(),
+        );
         assert!(!response.accepted);
         let message = response.message.unwrap();
         assert!(message.starts_with("2 problems"), "{message}");
@@ -371,10 +378,12 @@ mod tests {
         );
         assert!(!response.accepted);
         let message = response.message.unwrap();
-        assert!(message.contains("imagePullPolicy is IfNotPresent, but tag 'latest' is mutable"), "{message}");
+        assert!(
+            message.contains("imagePullPolicy is IfNotPresent, but tag 'latest' is mutable"),
+            "{message}"
+        );
         assert!(message.contains("the policy cannot fix it here: a Pod's spec is immutable once created except for container images"), "{message}");
     }
-
 }
 
 #[cfg(test)]

@@ -98,9 +98,8 @@ impl Policy for RequirePullSecret {
             } else {
                 pod.plain_mode_problem()
             };
-            let needs = format!(
-                "needs pull credentials for '{name}' (matches registries '{pattern}')"
-            );
+            let needs =
+                format!("needs pull credentials for '{name}' (matches registries '{pattern}')");
             let Some(secret) = &settings.secret_name else {
                 verdict.reject(container, format_args!("{needs}; {missing}"));
                 continue;
@@ -109,7 +108,9 @@ impl Policy for RequirePullSecret {
                 if let Some(why) = cluster.secret_problem(secret, &name) {
                     verdict.reject(
                         container,
-                        format_args!("{needs}; {missing}; secretName '{secret}' cannot be added: {why}"),
+                        format_args!(
+                            "{needs}; {missing}; secretName '{secret}' cannot be added: {why}"
+                        ),
                     );
                     continue;
                 }
@@ -185,7 +186,11 @@ impl<'a> PodSecrets<'a> {
             names: secret_names(listed),
             account: ["serviceAccountName", "serviceAccount"]
                 .iter()
-                .find_map(|field| spec.get(*field).and_then(Value::as_str).filter(|n| !n.is_empty()))
+                .find_map(|field| {
+                    spec.get(*field)
+                        .and_then(Value::as_str)
+                        .filter(|n| !n.is_empty())
+                })
                 .unwrap_or("default"),
         }
     }
@@ -257,7 +262,9 @@ impl<'a> Cluster<'a> {
     /// The secret as the kubelet reads it, or why it could not be looked up.
     fn secret(&mut self, name: &str) -> &Result<SecretRead, String> {
         if !self.secrets.contains_key(name) {
-            let read = self.get("v1", "Secret", name).map(|secret| read_secret(&secret));
+            let read = self
+                .get("v1", "Secret", name)
+                .map(|secret| read_secret(&secret));
             self.secrets.insert(name.to_string(), read);
         }
         &self.secrets[name]
@@ -283,7 +290,9 @@ impl<'a> Cluster<'a> {
     fn secret_problem(&mut self, name: &str, image_name: &str) -> Option<String> {
         let namespace = self.namespace.unwrap_or_default().to_string();
         match self.secret(name) {
-            Err(e) => Some(format!("missing or unreadable in namespace '{namespace}': {e}")),
+            Err(e) => Some(format!(
+                "missing or unreadable in namespace '{namespace}': {e}"
+            )),
             Ok(SecretRead::Skipped(why)) => Some(format!("the kubelet does not read it: {why}")),
             Ok(SecretRead::Broken(why)) => Some(format!("the kubelet cannot parse it: {why}")),
             Ok(SecretRead::Keyring(keyring)) if keyring.serves(image_name) => None,
@@ -299,7 +308,10 @@ impl<'a> Cluster<'a> {
                         has.join(", ")
                     )
                 } else {
-                    format!("no usable entry for '{image_name}' (it has: {})", has.join(", "))
+                    format!(
+                        "no usable entry for '{image_name}' (it has: {})",
+                        has.join(", ")
+                    )
                 })
             }
         }
@@ -308,7 +320,11 @@ impl<'a> Cluster<'a> {
     /// The secrets the kubelet will use for this pod spec, each with where it comes from.
     fn pod_secrets(&mut self, pod: &PodSecrets) -> Vec<(String, String)> {
         if pod.lists_any {
-            return pod.names.iter().map(|n| (n.to_string(), "pod".to_string())).collect();
+            return pod
+                .names
+                .iter()
+                .map(|n| (n.to_string(), "pod".to_string()))
+                .collect();
         }
         match self.service_account_secrets(pod.account) {
             Ok(names) => names
@@ -375,13 +391,16 @@ impl<'a> Cluster<'a> {
         }
         let total = secrets.len();
         for (name, source) in secrets.iter().take(REASONS_SHOWN) {
-            let why = self
-                .secret_problem(name, image_name)
-                .unwrap_or_else(|| "its entry is hidden by another secret's entry for the same registry".to_string());
+            let why = self.secret_problem(name, image_name).unwrap_or_else(|| {
+                "its entry is hidden by another secret's entry for the same registry".to_string()
+            });
             reasons.push(format!("secret '{name}' ({source}): {why}"));
         }
         if total > REASONS_SHOWN {
-            reasons.push(format!("{} more secrets serve it no better", total - REASONS_SHOWN));
+            reasons.push(format!(
+                "{} more secrets serve it no better",
+                total - REASONS_SHOWN
+            ));
         }
         Some(format!("no secret serves it: {}", reasons.join("; ")))
     }

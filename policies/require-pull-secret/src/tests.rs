@@ -134,7 +134,9 @@ fn verified_mutation_requires_a_serving_secret() {
     let message = response.message.unwrap();
     assert!(message.contains("init container 'init'"), "{message}");
     assert!(
-        message.contains("secretName 'harbor-cred' cannot be added: no usable entry for 'ghcr.io/acme/init'"),
+        message.contains(
+            "secretName 'harbor-cred' cannot be added: no usable entry for 'ghcr.io/acme/init'"
+        ),
         "{message}"
     );
     assert!(!message.contains("container 'web'"), "{message}");
@@ -181,7 +183,8 @@ fn secret_contents_never_appear_in_any_response() {
         .filter_map(|v| v.as_str())
         .map(|v| {
             use base64::Engine;
-            String::from_utf8_lossy(&base64::engine::general_purpose::STANDARD.decode(v).unwrap()).into_owned()
+            String::from_utf8_lossy(&base64::engine::general_purpose::STANDARD.decode(v).unwrap())
+                .into_owned()
         })
         .collect();
     for secret in secrets.lines() {
@@ -221,7 +224,10 @@ fn secret_contents_never_appear_in_any_response() {
 fn a_pod_listing_secrets_gets_none_from_its_service_account() {
     // Before: the ServiceAccount's ecr-cred counted although the template lists regcred, which
     // the ServiceAccount plugin honours by adding nothing: ImagePullBackOff (401).
-    let response = run("deployment_ecr_own_secret_and_sa.json", json!({"verifySecrets": true}));
+    let response = run(
+        "deployment_ecr_own_secret_and_sa.json",
+        json!({"verifySecrets": true}),
+    );
     assert!(!response.accepted);
     let message = response.message.unwrap();
     assert!(message.contains("secret 'regcred' (pod): no usable entry for '123456789.dkr.ecr.us-east-1.amazonaws.com/team/builder'"), "{message}");
@@ -235,7 +241,10 @@ fn a_pod_listing_secrets_gets_none_from_its_service_account() {
 fn secret_name_never_takes_credentials_away() {
     // The template relies on its ServiceAccount for ECR; adding regcred for ghcr.io would stop
     // the plugin from injecting ecr-cred, so ecr-cred is listed too.
-    for mode in [json!({"secretName": "regcred"}), json!({"secretName": "regcred", "verifySecrets": true})] {
+    for mode in [
+        json!({"secretName": "regcred"}),
+        json!({"secretName": "regcred", "verifySecrets": true}),
+    ] {
         let response = run("deployment_sa_ecr_and_ghcr.json", mode.clone());
         assert!(response.accepted, "{mode}: {:?}", response.message);
         assert_eq!(
@@ -249,17 +258,32 @@ fn secret_name_never_takes_credentials_away() {
 #[test]
 fn where_the_api_server_would_drop_the_patch_the_pod_is_rejected() {
     // kubectl debug: the subresource keeps only spec.ephemeralContainers.
-    let response = run("ephemeral_ghcr_no_secrets.json", json!({"secretName": "regcred"}));
+    let response = run(
+        "ephemeral_ghcr_no_secrets.json",
+        json!({"secretName": "regcred"}),
+    );
     assert!(!response.accepted);
     let message = response.message.unwrap();
-    assert!(message.contains("ephemeral container 'debugger'"), "{message}");
+    assert!(
+        message.contains("ephemeral container 'debugger'"),
+        "{message}"
+    );
     assert!(message.contains("the policy cannot fix it here: on the pods/ephemeralcontainers subresource the API server keeps only changes to spec.ephemeralContainers"), "{message}");
     // A Pod UPDATE cannot change imagePullSecrets.
-    let response = run("pod_update_to_private_image.json", json!({"secretName": "regcred"}));
+    let response = run(
+        "pod_update_to_private_image.json",
+        json!({"secretName": "regcred"}),
+    );
     assert!(!response.accepted);
-    assert!(response.message.unwrap().contains("a Pod's spec is immutable once created"));
+    assert!(response
+        .message
+        .unwrap()
+        .contains("a Pod's spec is immutable once created"));
     // A label change on an old pod without credentials is not blocked.
-    let response = run("pod_update_labels_only.json", json!({"verifySecrets": true}));
+    let response = run(
+        "pod_update_labels_only.json",
+        json!({"verifySecrets": true}),
+    );
     assert!(response.accepted, "{:?}", response.message);
     assert_eq!(response.warnings.map(|w| w.len()), Some(1));
 }
@@ -281,7 +305,11 @@ fn secrets_count_as_the_kubelet_keyring_reads_them() {
     ];
     for (file, accepted, fragment) in cases {
         let response = run(file, verify.clone());
-        assert_eq!(response.accepted, accepted, "{file}: {:?}", response.message);
+        assert_eq!(
+            response.accepted, accepted,
+            "{file}: {:?}",
+            response.message
+        );
         let message = response.message.unwrap_or_default();
         assert!(message.contains(fragment), "{file}: {message}");
     }
@@ -292,6 +320,9 @@ fn settings_null_or_empty_are_invalid() {
     use sdk_shim::settings::decode_settings;
     for payload in ["", "null", "{}"] {
         let err = decode_settings::<Settings>(payload.as_bytes()).unwrap_err();
-        assert!(err.starts_with("registries: required"), "{payload:?}: {err}");
+        assert!(
+            err.starts_with("registries: required"),
+            "{payload:?}: {err}"
+        );
     }
 }
