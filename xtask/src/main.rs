@@ -16,7 +16,7 @@ const USAGE: &str = "usage: cargo run -p xtask -- <command>
   run        LOCATION (--key PUBLIC_KEY | --verification-config FILE) --request-path FILE
              [--settings-json JSON | --settings-path FILE] [--digests FILE] [--cluster-state FILE] [--insecure]
   artifacthub  regenerate artifacthub-pkg.yml files and manifests/ [--check: only report drift]
-  test       build, then run the whole test suite
+  test       build, then run the whole test suite and a smoke of every fuzz target
 LOCATION is registry://HOST[:PORT]/REPOSITORY:TAG (or @sha256:...) or oci://DIR:TAG.";
 
 fn main() {
@@ -205,6 +205,16 @@ fn test(root: &Path) -> Result<()> {
         .context("cannot run cargo")?;
     if !status.success() {
         bail!("tests failed");
+    }
+    // A short smoke of every fuzz target (the long runs stay out of CI: scripts/fuzz.sh long).
+    eprintln!("==> bash scripts/fuzz.sh smoke");
+    let status = std::process::Command::new("bash")
+        .current_dir(root)
+        .args(["scripts/fuzz.sh", "smoke"])
+        .status()
+        .context("cannot run scripts/fuzz.sh")?;
+    if !status.success() {
+        bail!("fuzz smoke failed");
     }
     Ok(())
 }
