@@ -209,3 +209,59 @@ fn image_volumes_and_updates_in_the_module() {
     assert!(response.accepted, "{:?}", response.message);
     assert_eq!(response.warnings.map(|w| w.len()), Some(4));
 }
+
+#[test]
+fn the_grammar_and_the_legacy_ephemeral_kind_in_the_module() {
+    let policy = instance(POLICY, HostCapabilities::new());
+    // Kubernetes up to 1.22 sent kubectl debug's containers as kind EphemeralContainers; it used
+    // to pass as an unknown kind.
+    let response = policy
+        .validate(&request(POLICY, "ephemeral_legacy_kind.json"), &json!({}))
+        .unwrap();
+    assert!(!response.accepted);
+    assert!(response.message.unwrap().contains(
+        "ephemeral container 'debugger' (/ephemeralContainers/0) image 'busybox:1.36': not pinned"
+    ));
+    // (image, accepted, message fragment) per distribution/reference v0.6.0.
+    let hex = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    let long_domain = format!("{}.example.com", "r".repeat(60));
+    let cases = [
+        // A 64-hex name is refused only when it is the whole reference.
+        (format!("{hex}:1@sha256:{hex}"), true, String::new()),
+        (
+            hex.to_string(),
+            false,
+            "a reference cannot be only a 64-character hex string".to_string(),
+        ),
+        // The 255-character limit is on the path, not the domain.
+        (
+            format!("{long_domain}/{}@sha256:{hex}", "a".repeat(200)),
+            true,
+            String::new(),
+        ),
+        (
+            "[::1]".to_string(),
+            false,
+            "'[::1]' is a registry host without a repository path".to_string(),
+        ),
+        (
+            format!("@sha256:{hex}"),
+            false,
+            "the image name before the ':' or '@' is empty".to_string(),
+        ),
+    ];
+    for (image, accepted, fragment) in cases {
+        let mut req = request(POLICY, "pod_latest.json");
+        req["object"]["spec"]["containers"][0]["image"] = json!(image);
+        let response = policy.validate(&req, &json!({})).unwrap();
+        assert_eq!(
+            response.accepted, accepted,
+            "{image}: {:?}",
+            response.message
+        );
+        assert!(
+            response.message.unwrap_or_default().contains(&fragment),
+            "{image}"
+        );
+    }
+}

@@ -691,6 +691,29 @@ mod tests {
     }
 
     #[test]
+    fn pod_specs_found_by_extractors_bring_their_image_volumes() {
+        let extractors = [extractor(
+            r#"{"apiVersion":"argoproj.io/v1alpha1","kind":"Rollout",
+                "paths":["$.spec.template.spec.containers[*]","$.spec.template.spec.initContainers[*]"]}"#,
+        )
+        .unwrap()];
+        let request = fixture_request("rollout_image_volume.json");
+        let workload = Workload::from_request(&request, &extractors).unwrap();
+        let volumes: Vec<String> = workload
+            .containers
+            .iter()
+            .filter(|c| c.kind == ContainerKind::ImageVolume)
+            .map(|c| format!("{c} {}", c.image_pointer()))
+            .collect();
+        assert_eq!(
+            volumes,
+            vec!["image volume 'models' (/spec/template/spec/volumes/0/image) /spec/template/spec/volumes/0/image/reference"]
+        );
+        // Once, although two containers of that pod spec were found.
+        assert_eq!(workload.pod_specs.len(), 1);
+    }
+
+    #[test]
     fn extractors_for_another_kind_do_nothing() {
         let extractors = [extractor(
             r#"{"apiVersion":"serving.knative.dev/v1","kind":"Service","paths":["$.spec.x"]}"#,
