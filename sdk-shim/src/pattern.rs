@@ -451,6 +451,12 @@ mod tests {
             ("evil.com", "evil.com:443/x", true),
             ("evil.com", "evil.com:5000/x", true),
             ("evil.com:5000", "evil.com:05000/x", true),
+            ("evil.com:05000", "evil.com:5000/x", true),
+            // A port glob is matched as written against the port without leading zeros.
+            ("evil.com:0*", "evil.com:5000/x", false),
+            ("evil.com:5*", "evil.com:05000/x", true),
+            // A trailing '/' is no repository part.
+            ("ghcr.io/", "ghcr.io/anything/x", true),
             // An image without a port is pulled from 443.
             ("registry.example.com:443", "registry.example.com/app", true),
             (
@@ -541,6 +547,35 @@ mod tests {
     }
 
     #[test]
+    fn the_parts_of_a_pattern() {
+        // (pattern, registry as written, repository prefix, segment count, has a wildcard)
+        let cases = [
+            ("ghcr.io", "ghcr.io", "", 0, false),
+            (
+                "Harbor.example.com:5000/cache/library",
+                "Harbor.example.com:5000",
+                "cache/library",
+                2,
+                false,
+            ),
+            ("*.gcr.io/p", "*.gcr.io", "p", 1, true),
+            ("ghcr.io/acme-*", "ghcr.io", "acme-*", 1, true),
+            ("localhost:*", "localhost:*", "", 0, true),
+        ];
+        for (text, registry, prefix, count, wildcard) in cases {
+            let pattern = RegistryPattern::parse(text).unwrap();
+            assert_eq!(pattern.registry(), registry, "{text}");
+            assert_eq!(pattern.repository_prefix(), prefix, "{text}");
+            assert_eq!(pattern.segment_count(), count, "{text}");
+            assert_eq!(pattern.has_wildcard(), wildcard, "{text}");
+            assert_eq!(pattern.as_str(), text);
+            assert_eq!(pattern.to_string(), text);
+        }
+        let image = ImagePattern::parse("registry.k8s.io/pause:3.*").unwrap();
+        assert_eq!(image.as_str(), "registry.k8s.io/pause:3.*");
+    }
+
+    #[test]
     fn overlapping_patterns() {
         let cases = [
             (
@@ -605,6 +640,12 @@ mod tests {
             ("localhost:5000", "localhost:5000/app:1", true),
             ("localhost:5000/app:1", "localhost:5000/app:1", true),
             ("localhost:5000/app:1", "localhost:5000/app:2", false),
+            // `*` as the whole tag glob also covers a digest-only image, which has no tag.
+            (
+                "ghcr.io/acme/app:*",
+                "ghcr.io/acme/app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+                true,
+            ),
             // A tag part pins the repository: nothing nested below it.
             (
                 "registry.k8s.io/pause:*",
