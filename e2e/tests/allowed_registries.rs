@@ -19,8 +19,8 @@ fn settings_are_validated_by_the_policy() {
     let cases = [
         (json!({"allow": ["nginx"]}), "allow[0]: pattern 'nginx'"),
         (
-            json!({"deny": ["docker.io"], "mirrors": [{"from": "quay.io", "to": "docker.io/cache"}]}),
-            "mirrors[0].to: 'docker.io/cache' is denied",
+            json!({"deny": ["harbor.example.com"], "mirrors": [{"from": "quay.io", "to": "harbor.example.com/cache"}]}),
+            "mirrors[0].to: 'harbor.example.com/cache' is denied",
         ),
         (
             json!({"allow": ["ghcr.io"], "mirrors": [{"from": "docker.io", "to": "harbor.example.com"}]}),

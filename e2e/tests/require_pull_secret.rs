@@ -74,7 +74,18 @@ fn plain_mode_rejects_by_message() {
             .contains("image 'ghcr.io/acme/app:1': needs pull credentials for 'ghcr.io/acme/app'"),
         "{message}"
     );
-    assert!(message.contains("enable verifySecrets"), "{message}");
+    assert!(
+        message.contains("the Pod lists no imagePullSecrets"),
+        "{message}"
+    );
+    // A template may still get its ServiceAccount's secrets: the hint says so.
+    let response = policy
+        .validate(
+            &request(POLICY, "deployment_harbor.json"),
+            &settings(json!({})),
+        )
+        .unwrap();
+    assert!(response.message.unwrap().contains("enable verifySecrets"));
 }
 
 #[test]
@@ -83,7 +94,7 @@ fn verify_mode_reads_the_cluster_state_through_the_host() {
     let verify = settings(json!({"verifySecrets": true}));
     assert!(
         policy
-            .validate(&request(POLICY, "pod_ecr_builder_sa.json"), &verify)
+            .validate(&request(POLICY, "deployment_ecr_builder_sa.json"), &verify)
             .unwrap()
             .accepted
     );
@@ -142,6 +153,9 @@ fn secret_data_never_leaves_the_policy() {
         "pod_ghcr_wrong_secrets.json",
         "pod_ghcr_with_regcred.json",
         "pod_ecr_broken_sa.json",
+        "deployment_ecr_broken_sa.json",
+        "pod_broken_secret.json",
+        "pod_userinfo_key.json",
         "pod_other_namespace.json",
     ] {
         for extra in [

@@ -17,7 +17,9 @@
 //! compare as addresses, and `localhost`, `127.0.0.0/8`, `[::1]`, `0.0.0.0` and `[::]` are all
 //! the node's loopback. A pattern without a port matches its host on any port (`evil.com`
 //! covers `evil.com:5000`); a pattern with a port matches only that port, and an image without
-//! a port is pulled from 443.
+//! a port is pulled from 443 or 80. On Docker Hub a pattern whose repository part is one
+//! component (`docker.io/busybox`) means both that namespace and the official image
+//! `library/busybox`, as a reference `docker.io/busybox` does.
 //!
 //! The first component is always the registry host, so it must look like one (contain a `.` or a
 //! `:`, or be `localhost`): `nginx` alone is refused with a hint to write `docker.io/library/nginx`.
@@ -25,7 +27,7 @@
 //! `:tag` in a registry pattern) is refused, naming it.
 
 use crate::reference::{check_path_component, check_registry_with, check_tag, ImageRef};
-use crate::registry_host::{canonical_port, split_host_port, HostId, DEFAULT_PORT};
+use crate::registry_host::{canonical_port, split_host_port, HostId, DEFAULT_PORTS};
 use serde::{Deserialize, Deserializer};
 use std::fmt;
 
@@ -37,6 +39,9 @@ pub struct RegistryPattern {
     /// Digits without leading zeros, or a glob; `None` matches any port.
     port: Option<String>,
     segments: Vec<String>,
+    /// On Docker Hub, for a one-component repository part `x`: `library/x`, the official image a
+    /// reference `docker.io/x` names.
+    official: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,39 +130,65 @@ impl RegistryPattern {
                 ));
             }
         }
+        let official = match (&host, segments.as_slice()) {
+            (HostPattern::Exact(id), [one]) if id.is_docker_hub() && one != "library" => {
+                Some(vec!["library".to_string(), one.clone()])
+            }
+            _ => None,
+        };
         Ok(RegistryPattern {
             text: text.to_string(),
             host,
             port,
             segments,
+            official,
         })
     }
 
     /// Whether the image's registry and repository fall under this pattern.
     pub fn matches(&self, image: &ImageRef) -> bool {
         self.matches_host(&image.host_id(), image.port().as_deref())
-            && globs_match(
-                &self.segments,
-                image.canonical_repository().split('/'),
-                false,
-            )
+            && self.matches_repository(&image.canonical_repository(), false)
     }
 
     /// Whether the image's repository is exactly this pattern's (no nested repository).
     fn matches_exactly(&self, image: &ImageRef) -> bool {
         self.matches_host(&image.host_id(), image.port().as_deref())
-            && globs_match(
-                &self.segments,
-                image.canonical_repository().split('/'),
-                true,
-            )
+            && self.matches_repository(&image.canonical_repository(), true)
+    }
+
+    /// Like [`Self::matches`], but a pattern without a port covers only the default ports: the
+    /// images a mirror may treat as one registry (`localhost:5000` and `localhost:6000` are two).
+    pub fn matches_registry_on_its_port(&self, image: &ImageRef) -> bool {
+        let default_port = image
+            .port()
+            .is_none_or(|port| DEFAULT_PORTS.contains(&port.as_str()));
+        self.matches(image) && (self.port.is_some() || default_port)
+    }
+
+    fn matches_repository(&self, repository: &str, whole: bool) -> bool {
+        globs_match(&self.segments, repository.split('/'), whole)
+            || self
+                .official
+                .as_ref()
+                .is_some_and(|official| globs_match(official, repository.split('/'), whole))
+    }
+
+    /// Whether the pattern names Docker Hub (however spelt).
+    pub fn is_docker_hub(&self) -> bool {
+        matches!(&self.host, HostPattern::Exact(id) if id.is_docker_hub())
     }
 
     /// Whether a host and port (`None`: none written, so 443) fall under this pattern.
     fn matches_host(&self, host: &HostId, port: Option<&str>) -> bool {
         let port_matches = match &self.port {
             None => true,
-            Some(glob) => glob_match(glob, port.unwrap_or(DEFAULT_PORT)),
+            Some(glob) => match port {
+                Some(port) => glob_match(glob, port),
+                None => DEFAULT_PORTS
+                    .iter()
+                    .any(|default| glob_match(glob, default)),
+            },
         };
         port_matches
             && match &self.host {
@@ -181,7 +212,7 @@ impl RegistryPattern {
             (Some(_), None) => false,
         };
         ports_covered
-            && self.matches_host(other_host, other.port.as_deref().or(Some(DEFAULT_PORT)))
+            && self.matches_host(other_host, other.port.as_deref())
             && self.segments.len() <= other.segments.len()
             && globs_match(
                 &self.segments,
@@ -475,7 +506,28 @@ mod tests {
             ("registry-1.docker.io/library", "nginx", true),
             ("index.docker.io/bitnami", "bitnami/redis", true),
             ("docker.io", "registry-2.docker.io/x", false),
+            ("*.docker.io", "registry-1.docker.io/evil/x", true),
+            ("*.docker.io", "nginx", true),
+            ("registry-*.docker.io", "index.docker.io/evil/x", true),
+            ("docker.io", "registry.hub.docker.com/evilorg/x", true),
+            // A one-component Docker Hub repository part: the namespace and the official image.
+            ("docker.io/busybox", "busybox", true),
+            ("docker.io/busybox", "docker.io/busybox:1", true),
+            ("docker.io/busybox", "busybox/tool", true),
+            ("docker.io/busybox", "busyboxx", false),
+            ("docker.io/bitnami", "bitnami/redis", true),
+            ("docker.io/bitnami", "redis", false),
+            ("ghcr.io/busybox", "ghcr.io/library/busybox", false),
+            // An image without a port may be pulled over plain HTTP, on 80.
+            ("localhost:80", "localhost/x", true),
+            ("localhost:8080", "localhost/x", false),
+            // inet_aton spellings are addresses.
+            ("10.0.0.5", "10.5/x", true),
+            ("localhost", "2130706433:5000/x", true),
+            ("8.0.0.1", "010.0.0.1/x", true),
             // Loopback, every spelling.
+            ("0.0.0.*", "0.0.0.0:5000/x", true),
+            ("0.0.0.*", "[::]:5000/x", true),
             ("localhost", "127.0.0.1:5000/x", true),
             ("localhost", "127.9.9.9/x", true),
             ("localhost", "[::1]:5000/x", true),
@@ -544,6 +596,31 @@ mod tests {
             let o = RegistryPattern::parse(other).unwrap();
             assert_eq!(p.covers(&o), expected, "{pattern} covers {other}");
         }
+    }
+
+    #[test]
+    fn a_mirror_source_without_a_port_is_one_registry() {
+        let from = RegistryPattern::parse("localhost").unwrap();
+        for (img, expected) in [
+            ("localhost/app", true),
+            ("127.0.0.1:443/app", true),
+            ("[::1]:80/app", true),
+            ("localhost:5000/app", false),
+        ] {
+            assert_eq!(
+                from.matches_registry_on_its_port(&image(img)),
+                expected,
+                "{img}"
+            );
+        }
+        let from = RegistryPattern::parse("localhost:5000").unwrap();
+        assert!(from.matches_registry_on_its_port(&image("127.0.0.1:5000/app")));
+        assert!(RegistryPattern::parse("registry-1.docker.io")
+            .unwrap()
+            .is_docker_hub());
+        assert!(!RegistryPattern::parse("*.docker.io")
+            .unwrap()
+            .is_docker_hub());
     }
 
     #[test]

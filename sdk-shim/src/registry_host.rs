@@ -5,23 +5,31 @@
 //! contacts:
 //!
 //! - host names compare without case, as DNS does;
-//! - `docker.io`, `index.docker.io` and `registry-1.docker.io` are Docker Hub (containerd sends
-//!   `docker.io` to `registry-1.docker.io`);
-//! - IP hosts compare as addresses: `[0:0::0001]` is `[::1]`, and an IPv4-mapped IPv6 address
-//!   (`[::ffff:a00:1]`) is the IPv4 address (`10.0.0.1`);
+//! - `docker.io`, `index.docker.io`, `registry-1.docker.io` and `registry.hub.docker.com` are
+//!   Docker Hub (containerd sends `docker.io` to `registry-1.docker.io`);
+//! - IP hosts compare as addresses: `[0:0::0001]` is `[::1]`, an IPv4-mapped IPv6 address
+//!   (`[::ffff:a00:1]`) is the IPv4 address (`10.0.0.1`), and a name that C's `inet_aton` reads
+//!   as an address (`10.5`, `0x7f.1`, `010.0.0.1`, `2130706433`), as a resolver built on it would,
+//!   is that address;
 //! - `localhost`, `127.0.0.0/8`, `[::1]` and the unspecified addresses `0.0.0.0` and `[::]`
 //!   (which Linux connects to the local host) are all the node's own loopback;
 //! - ports compare as numbers (`05000` is `5000`); a reference without a port is contacted on
-//!   443, the HTTPS port the runtime uses by default.
+//!   443 (HTTPS), or on 80 where the runtime falls back to plain HTTP (containerd does for
+//!   `localhost`), so it counts as both.
 
 use std::borrow::Cow;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 pub const DOCKER_HUB: &str = "docker.io";
-const DOCKER_HUB_ALIASES: [&str; 3] = [DOCKER_HUB, "index.docker.io", "registry-1.docker.io"];
-/// The port a reference without one is pulled from.
-pub const DEFAULT_PORT: &str = "443";
+const DOCKER_HUB_ALIASES: [&str; 4] = [
+    DOCKER_HUB,
+    "index.docker.io",
+    "registry-1.docker.io",
+    "registry.hub.docker.com",
+];
+/// The ports a reference without one may be pulled from: HTTPS, and plain HTTP.
+pub const DEFAULT_PORTS: [&str; 2] = ["443", "80"];
 
 /// The registry host a reference or pattern names, in a form where every spelling is equal.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -43,7 +51,7 @@ impl HostId {
                 return Self::from_ip(IpAddr::V6(v6));
             }
         }
-        if let Ok(v4) = host.parse::<Ipv4Addr>() {
+        if let Some(v4) = inet_aton(host) {
             return Self::from_ip(IpAddr::V4(v4));
         }
         let name = host.to_ascii_lowercase();
@@ -72,11 +80,14 @@ impl HostId {
         matches!(self, HostId::Name(name) if name == DOCKER_HUB)
     }
 
-    /// The spellings a wildcard host pattern is tried against: the canonical one, and for the
-    /// loopback every usual one (so `127.0.0.*` and `local*` both cover it).
+    /// The spellings a wildcard host pattern is tried against: the canonical one, and for Docker
+    /// Hub and the loopback every usual one (so `*.docker.io`, `127.0.0.*` and `local*` cover them).
     pub fn spellings(&self) -> Vec<Cow<'static, str>> {
         match self {
-            HostId::Loopback => vec!["localhost".into(), "127.0.0.1".into(), "[::1]".into()],
+            HostId::Loopback => ["localhost", "127.0.0.1", "[::1]", "0.0.0.0", "[::]"]
+                .map(Cow::Borrowed)
+                .to_vec(),
+            id if id.is_docker_hub() => DOCKER_HUB_ALIASES.map(Cow::Borrowed).to_vec(),
             HostId::Ip(IpAddr::V4(v4)) => vec![v4.to_string().into()],
             HostId::Ip(IpAddr::V6(v6)) => vec![format!("[{v6}]").into()],
             HostId::Name(name) => vec![name.clone().into()],
@@ -93,6 +104,36 @@ impl fmt::Display for HostId {
             HostId::Name(name) => f.write_str(name),
         }
     }
+}
+
+/// An IPv4 address as C's `inet_aton` reads it: one to four parts, each decimal, octal (leading
+/// `0`) or hexadecimal (`0x`), the last filling the remaining bytes (`10.5` is `10.0.0.5`).
+fn inet_aton(host: &str) -> Option<Ipv4Addr> {
+    let parts: Vec<&str> = host.split('.').collect();
+    if parts.len() > 4 {
+        return None;
+    }
+    let mut values = Vec::with_capacity(parts.len());
+    for part in &parts {
+        let (digits, radix) = match part.strip_prefix("0x").or_else(|| part.strip_prefix("0X")) {
+            Some(hex) => (hex, 16),
+            None if part.len() > 1 && part.starts_with('0') => (&part[1..], 8),
+            None => (*part, 10),
+        };
+        if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+            return None;
+        }
+        values.push(u64::from_str_radix(digits, radix).ok()?);
+    }
+    let (last, leading) = values.split_last()?;
+    if leading.iter().any(|&v| v > 0xff) || *last >= 1 << (8 * (4 - leading.len())) {
+        return None;
+    }
+    let address = leading
+        .iter()
+        .enumerate()
+        .fold(*last, |address, (i, &byte)| address | byte << (8 * (3 - i)));
+    Some(Ipv4Addr::from(address as u32))
 }
 
 /// A port as the runtime dials it: digits without leading zeros; `None` when none is written.
@@ -151,8 +192,18 @@ mod tests {
             ("[::ffff:10.0.0.1]", "10.0.0.1"),
             ("[2001:DB8:0:0::1]", "[2001:db8::1]"),
             ("[2001:0db8::0001]", "[2001:db8::1]"),
-            // Not an IPv4 address (leading zeros are refused by the parser): a name.
-            ("010.0.0.1", "010.0.0.1"),
+            // inet_aton forms: octal, hexadecimal, short.
+            ("010.0.0.1", "8.0.0.1"),
+            ("10.5", "10.0.0.5"),
+            ("0x7f.1", "localhost"),
+            ("2130706433", "localhost"),
+            ("10.0.0.0x1", "10.0.0.1"),
+            // Not addresses: names.
+            ("10.0.0.256", "10.0.0.256"),
+            ("10.0.0.08", "10.0.0.08"),
+            ("1.2.3.4.5", "1.2.3.4.5"),
+            ("0x", "0x"),
+            ("registry.hub.docker.com", "docker.io"),
             ("GHCR.io", "ghcr.io"),
         ];
         for (written, canonical) in cases {
@@ -175,7 +226,19 @@ mod tests {
     #[test]
     fn loopback_has_every_usual_spelling() {
         let spellings = HostId::Loopback.spellings();
-        assert_eq!(spellings, vec!["localhost", "127.0.0.1", "[::1]"]);
+        assert_eq!(
+            spellings,
+            vec!["localhost", "127.0.0.1", "[::1]", "0.0.0.0", "[::]"]
+        );
+        assert_eq!(
+            HostId::parse("index.docker.io").spellings(),
+            vec![
+                "docker.io",
+                "index.docker.io",
+                "registry-1.docker.io",
+                "registry.hub.docker.com"
+            ]
+        );
         assert_eq!(
             HostId::parse("[2001:db8::1]").spellings(),
             vec!["[2001:db8::1]"]

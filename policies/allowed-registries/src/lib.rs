@@ -4,7 +4,8 @@
 //! 2. `mirrors`: an image under `from` is rewritten to `to` + the rest of its path, keeping tag and
 //!    digest (`nginx:1.25` with `{from: docker.io, to: harbor.internal.example.com/dockerhub-cache}`
 //!    becomes `harbor.internal.example.com/dockerhub-cache/library/nginx:1.25`), and the image is
-//!    patched. The first matching mirror wins.
+//!    patched. The first matching mirror wins; a `from` without a port covers only its host's
+//!    default ports (443, 80), since another port is another registry.
 //! 3. `deny` then `allow` judge the image the cluster will pull (the rewritten one when mirrored):
 //!    a deny match rejects; a non-empty `allow` must match. So a mirror never launders a denied
 //!    image, and its target must itself be allowed.
@@ -91,7 +92,11 @@ impl Policy for AllowedRegistries {
 
 /// The image moved to its mirror, if one applies.
 fn mirror(mirrors: &[Mirror], image: &ImageRef) -> Option<Result<ImageRef, String>> {
-    let mirror = mirrors.iter().find(|m| m.from.matches(image))?;
+    // A `from` without a port rewrites only its host's default ports: `localhost:5000/app` and
+    // `localhost:6000/app` are two registries and must not become one mirrored image.
+    let mirror = mirrors
+        .iter()
+        .find(|m| m.from.matches_registry_on_its_port(image))?;
     // The path as the registry serves it (`library/nginx` however Docker Hub is spelt), so every
     // spelling of one image lands on one mirrored image.
     let repository = image.canonical_repository();
@@ -383,6 +388,20 @@ mod tests {
                 "{image}: rewritten twice"
             );
         }
+    }
+
+    #[test]
+    fn two_registries_never_become_one_mirrored_image() {
+        let settings =
+            json!({"mirrors": [{"from": "localhost", "to": "harbor.example.com/local"}]});
+        let response = run_on_image("127.0.0.1/app:1", settings.clone());
+        assert_eq!(
+            response.mutated_object.unwrap()["spec"]["containers"][0]["image"],
+            "harbor.example.com/local/app:1"
+        );
+        // Another port is another registry: not rewritten.
+        let response = run_on_image("localhost:5000/app:1", settings);
+        assert!(response.accepted && response.mutated_object.is_none());
     }
 
     #[test]

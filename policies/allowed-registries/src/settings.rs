@@ -33,6 +33,12 @@ impl PolicySettings for Settings {
                      target, so two different images could become one; write one mirror per registry or repository"
                 ));
             }
+            if to.is_docker_hub() {
+                return Err(format!(
+                    "mirrors[{i}].to: '{to}' is Docker Hub; a mirror target is a registry you run (a pull-through cache), \
+                     and Docker Hub folds one-component names into library/, so rewrites there could collide"
+                ));
+            }
             if to.has_wildcard() {
                 return Err(format!(
                     "mirrors[{i}].to: '{to}' must be a concrete registry[/path], without '*'"
@@ -115,6 +121,14 @@ mod tests {
             (
                 r#"{"mirrors": [{"from": "docker.io", "to": "harbor.example.com/cache"}, {"from": "quay.io", "to": "harbor.example.com/cache"}]}"#,
                 "mirrors[1].to: 'harbor.example.com/cache' overlaps mirrors[0].to 'harbor.example.com/cache'",
+            ),
+            (
+                r#"{"mirrors": [{"from": "quay.io/a/app", "to": "docker.io/nginx"}]}"#,
+                "mirrors[0].to: 'docker.io/nginx' is Docker Hub",
+            ),
+            (
+                r#"{"mirrors": [{"from": "quay.io/x", "to": "registry-1.docker.io"}]}"#,
+                "mirrors[0].to: 'registry-1.docker.io' is Docker Hub",
             ),
             (
                 r#"{"mirrors": [{"from": "docker.io", "to": "harbor.example.com/-cache"}]}"#,

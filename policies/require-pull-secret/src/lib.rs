@@ -2,9 +2,10 @@
 //!
 //! Every image (container or image volume) under one of `registries` needs pull credentials, from
 //! the secrets the kubelet will actually use for the pod:
-//! - the pod spec's own `imagePullSecrets`; only when it lists none, its ServiceAccount's
+//! - the pod spec's own `imagePullSecrets`; only when a template lists none, its ServiceAccount's
 //!   (`spec.serviceAccountName`, else `default`), because the ServiceAccount admission plugin adds
-//!   them only to a pod that lists none;
+//!   them only to a pod that lists none, and only when the pod is created: a Pod object under
+//!   review already has them (the plugin runs before webhooks) or never will (UPDATE);
 //! - plain mode: at least one such secret is named (empty names do not count);
 //! - `verifySecrets` mode: one of them exists in the request's namespace and, read as the kubelet's
 //!   credential keyring reads it ([`dockerconfig`]), serves the image. A secret the kubelet cannot
@@ -53,7 +54,8 @@ impl Policy for RequirePullSecret {
         let mut verdict = Verdict::for_request(request);
         let mut cluster = Cluster::new(host, request.namespace());
         let is_pod = request.kind.group.is_empty() && request.kind.kind == "Pod";
-        let mut judged_specs: HashSet<usize> = HashSet::new();
+        // Per pod spec, worked out once: its secrets, and (verifySecrets) what they serve.
+        let mut pods: HashMap<usize, (PodSecrets, Option<Credentials>)> = HashMap::new();
         let mut patched_specs: HashSet<usize> = HashSet::new();
         let mut coverage: HashMap<(usize, String), Option<String>> = HashMap::new();
         for container in &workload.containers {
@@ -72,19 +74,22 @@ impl Policy for RequirePullSecret {
             };
             let index = container.pod_spec.unwrap_or_default();
             let container = &judged_on_secrets_too(container, spec);
-            let pod = PodSecrets::of(spec.spec);
-            if settings.verify_secrets && judged_specs.insert(index) {
-                for why in cluster.broken_secrets(&pod) {
+            if !pods.contains_key(&index) {
+                let pod = PodSecrets::of(spec.spec, is_pod);
+                let credentials = settings.verify_secrets.then(|| cluster.credentials(&pod));
+                for why in credentials.iter().flat_map(|c| &c.broken) {
                     verdict.reject(container, why);
                 }
+                pods.insert(index, (pod, credentials));
             }
+            let (pod, credentials) = &pods[&index];
             let name = image.name();
-            let missing = if settings.verify_secrets {
+            let missing = if let Some(credentials) = credentials {
                 let key = (index, name.clone());
                 let found = match coverage.get(&key) {
                     Some(found) => found.clone(),
                     None => {
-                        let found = cluster.uncovered(&pod, &name);
+                        let found = cluster.uncovered(credentials, &name);
                         coverage.insert(key, found.clone());
                         found
                     }
@@ -121,11 +126,9 @@ impl Policy for RequirePullSecret {
             if patched_specs.contains(&index) {
                 continue; // added for another image of this pod spec, and it serves this one
             }
-            let kept = if pod.lists_any || is_pod {
-                // A Pod's ServiceAccount secrets were added before validation, if it had any.
-                Ok(Vec::new())
-            } else {
-                cluster.service_account_secrets(pod.account)
+            let kept = match pod.from_account {
+                true => cluster.service_account_secrets(pod.account),
+                false => Ok(Vec::new()),
             };
             match kept {
                 Ok(kept) => {
@@ -172,10 +175,14 @@ struct PodSecrets<'a> {
     names: Vec<&'a str>,
     /// `serviceAccountName`, else the deprecated `serviceAccount`, else `default`.
     account: &'a str,
+    /// Whether the ServiceAccount's secrets will be added: only to a pod created from a template
+    /// that lists none. A Pod object already got them (the plugin runs at CREATE, before this
+    /// policy) or never will (on UPDATE and on subresources it adds nothing).
+    from_account: bool,
 }
 
 impl<'a> PodSecrets<'a> {
-    fn of(spec: &'a Value) -> Self {
+    fn of(spec: &'a Value, is_pod: bool) -> Self {
         let listed = spec
             .get("imagePullSecrets")
             .and_then(Value::as_array)
@@ -192,21 +199,47 @@ impl<'a> PodSecrets<'a> {
                         .filter(|n| !n.is_empty())
                 })
                 .unwrap_or("default"),
+            from_account: listed.is_empty() && !is_pod,
+        }
+    }
+
+    /// Why the pod spec's own list gives no secret.
+    fn listed_problem(&self) -> &'static str {
+        match (self.lists_any, self.from_account) {
+            (true, _) => {
+                "the pod spec's imagePullSecrets name no secret (empty names do not count), and a ServiceAccount's \
+                 are not added to a pod that lists any"
+            }
+            (false, false) => {
+                "the Pod lists no imagePullSecrets (a ServiceAccount's are copied into a Pod only when it is created, \
+                 before this check, so it has none)"
+            }
+            (false, true) => "the pod spec lists no imagePullSecrets",
         }
     }
 
     fn plain_mode_problem(&self) -> String {
-        let listed = if self.lists_any {
-            "the pod spec's imagePullSecrets name no secret (empty names do not count)"
-        } else {
-            "the pod spec lists no imagePullSecrets"
+        let hint = match self.from_account {
+            true => {
+                "; add a kubernetes.io/dockerconfigjson Secret of the pod's namespace, or enable verifySecrets if the \
+                 ServiceAccount provides it (Kubernetes adds a ServiceAccount's imagePullSecrets only to Pods \
+                 created from a template that lists none)"
+            }
+            false => "; add a kubernetes.io/dockerconfigjson Secret of the pod's namespace",
         };
-        format!(
-            "{listed}; add a kubernetes.io/dockerconfigjson Secret of the pod's namespace, or enable verifySecrets \
-             if the pod's ServiceAccount provides it (Kubernetes adds a ServiceAccount's imagePullSecrets only to \
-             Pods that list none, and not to Deployment or other templates)"
-        )
+        format!("{}{hint}", self.listed_problem())
     }
+}
+
+/// What the kubelet will have for a pod spec: its secrets (each with where it comes from), their
+/// merged keyring, and what breaks or is missing regardless of the image.
+struct Credentials {
+    secrets: Vec<(String, String)>,
+    keyring: Keyring,
+    /// One message per secret the kubelet cannot parse (every pull then fails).
+    broken: Vec<String>,
+    /// Why the list is empty or short, when it is.
+    notes: Vec<String>,
 }
 
 /// The non-empty `name`s of an `imagePullSecrets` list.
@@ -239,8 +272,6 @@ struct Cluster<'a> {
     namespace: Option<&'a str>,
     secrets: HashMap<String, Result<SecretRead, String>>,
     accounts: HashMap<String, Result<Vec<String>, String>>,
-    /// The merged keyring of a list of secrets (names joined by `/`, which no name holds).
-    keyrings: HashMap<String, Keyring>,
 }
 
 impl<'a> Cluster<'a> {
@@ -250,7 +281,6 @@ impl<'a> Cluster<'a> {
             namespace,
             secrets: HashMap::new(),
             accounts: HashMap::new(),
-            keyrings: HashMap::new(),
         }
     }
 
@@ -317,85 +347,68 @@ impl<'a> Cluster<'a> {
         }
     }
 
-    /// The secrets the kubelet will use for this pod spec, each with where it comes from.
-    fn pod_secrets(&mut self, pod: &PodSecrets) -> Vec<(String, String)> {
-        if pod.lists_any {
-            return pod
-                .names
-                .iter()
-                .map(|n| (n.to_string(), "pod".to_string()))
-                .collect();
-        }
-        match self.service_account_secrets(pod.account) {
-            Ok(names) => names
-                .into_iter()
-                .map(|n| (n, format!("ServiceAccount '{}'", pod.account)))
-                .collect(),
-            Err(_) => Vec::new(),
-        }
-    }
-
-    /// One message per secret of the pod that the kubelet cannot parse (every pull then fails).
-    fn broken_secrets(&mut self, pod: &PodSecrets) -> Vec<String> {
-        let mut broken = Vec::new();
-        for (name, source) in self.pod_secrets(pod) {
-            if let Ok(SecretRead::Broken(why)) = self.secret(&name) {
-                broken.push(format!(
-                    "secret '{name}' ({source}) cannot be parsed by the kubelet, so every image pull of this pod fails: {why}"
-                ));
-            }
-        }
-        broken
-    }
-
-    /// `None` when a secret the kubelet will use for this pod spec serves `image_name`; otherwise
-    /// the secrets considered and why each did not count.
-    fn uncovered(&mut self, pod: &PodSecrets, image_name: &str) -> Option<String> {
-        let mut reasons = Vec::new();
-        if !pod.lists_any {
-            reasons.push("the pod spec lists no imagePullSecrets".to_string());
+    /// What the kubelet will have for this pod spec. The kubelet puts all of a pod's secrets in
+    /// one keyring: one secret's entry for a host can hide another's Docker Hub fallback, so the
+    /// pod is judged on the merged keyring.
+    fn credentials(&mut self, pod: &PodSecrets) -> Credentials {
+        let mut notes = Vec::new();
+        let secrets: Vec<(String, String)> = if pod.from_account {
+            notes.push(pod.listed_problem().to_string());
+            let source = format!("ServiceAccount '{}'", pod.account);
             match self.service_account_secrets(pod.account) {
-                Err(e) => reasons.push(format!(
-                    "ServiceAccount '{}' could not be read: {e}",
-                    pod.account
-                )),
-                Ok(names) if names.is_empty() => reasons.push(format!(
-                    "ServiceAccount '{}' lists no imagePullSecrets",
-                    pod.account
-                )),
-                Ok(_) => {}
-            }
-        } else if pod.names.is_empty() {
-            reasons.push(
-                "the pod spec's imagePullSecrets name no secret (empty names do not count), and the \
-                 ServiceAccount's are not added to a pod that lists any"
-                    .to_string(),
-            );
-        }
-        let secrets = self.pod_secrets(pod);
-        // The kubelet puts all of a pod's secrets in one keyring: one secret's entry for a host
-        // can hide another's Docker Hub fallback, so the pod is judged on the merged keyring.
-        let names: Vec<&str> = secrets.iter().map(|(name, _)| name.as_str()).collect();
-        let cache_key = names.join("/");
-        if !self.keyrings.contains_key(&cache_key) {
-            let mut keyring = Keyring::default();
-            for name in &names {
-                if let Ok(SecretRead::Keyring(one)) = self.secret(name) {
-                    keyring.merge(one);
+                Err(e) => {
+                    notes.push(format!("{source} could not be read: {e}"));
+                    Vec::new()
                 }
+                Ok(names) if names.is_empty() => {
+                    notes.push(format!("{source} lists no imagePullSecrets"));
+                    Vec::new()
+                }
+                Ok(names) => names.into_iter().map(|n| (n, source.clone())).collect(),
             }
-            self.keyrings.insert(cache_key.clone(), keyring);
+        } else {
+            if pod.names.is_empty() {
+                notes.push(pod.listed_problem().to_string());
+            }
+            let source = "pod".to_string();
+            pod.names
+                .iter()
+                .map(|n| (n.to_string(), source.clone()))
+                .collect()
+        };
+        let mut keyring = Keyring::default();
+        let mut broken = Vec::new();
+        for (name, source) in &secrets {
+            match self.secret(name) {
+                Ok(SecretRead::Keyring(one)) => keyring.merge(one),
+                Ok(SecretRead::Broken(why)) => broken.push(format!(
+                    "secret '{name}' ({source}) cannot be parsed by the kubelet, so every image pull of this pod fails: {why}"
+                )),
+                _ => {}
+            }
         }
-        if self.keyrings[&cache_key].serves(image_name) {
+        Credentials {
+            secrets,
+            keyring,
+            broken,
+            notes,
+        }
+    }
+
+    /// `None` when the pod's keyring serves `image_name`; otherwise why not: the notes, then the
+    /// first few secrets and why each did not count.
+    fn uncovered(&mut self, credentials: &Credentials, image_name: &str) -> Option<String> {
+        if credentials.keyring.serves(image_name) {
             return None;
         }
-        let total = secrets.len();
-        for (name, source) in secrets.iter().take(REASONS_SHOWN) {
+        let mut reasons = credentials.notes.clone();
+        for (name, source) in credentials.secrets.iter().take(REASONS_SHOWN) {
             let why = self.secret_problem(name, image_name).unwrap_or_else(|| {
                 "its entry is hidden by another secret's entry for the same registry".to_string()
             });
             reasons.push(format!("secret '{name}' ({source}): {why}"));
         }
+        let total = credentials.secrets.len();
         if total > REASONS_SHOWN {
             reasons.push(format!(
                 "{} more secrets serve it no better",

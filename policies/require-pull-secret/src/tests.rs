@@ -29,8 +29,8 @@ fn run(file: &str, extra: Value) -> ValidationResponse {
 fn plain_mode_needs_a_listed_secret() {
     // (fixture, accepted, fragment)
     let cases = [
-        ("pod_ghcr_no_secrets.json", false, "container 'app' (/spec/containers/0) image 'ghcr.io/acme/app:1': needs pull credentials for 'ghcr.io/acme/app' (matches registries 'ghcr.io/acme'); the pod spec lists no imagePullSecrets"),
-        ("pod_ghcr_no_secrets.json", false, "or enable verifySecrets if the pod's ServiceAccount provides it"),
+        ("pod_ghcr_no_secrets.json", false, "container 'app' (/spec/containers/0) image 'ghcr.io/acme/app:1': needs pull credentials for 'ghcr.io/acme/app' (matches registries 'ghcr.io/acme'); the Pod lists no imagePullSecrets"),
+        ("deployment_harbor.json", false, "the pod spec lists no imagePullSecrets; add a kubernetes.io/dockerconfigjson Secret of the pod's namespace, or enable verifySecrets if the ServiceAccount provides it"),
         ("pod_ghcr_with_regcred.json", true, ""),
         // Plain mode does not look inside secrets.
         ("pod_ghcr_wrong_secrets.json", true, ""),
@@ -69,14 +69,17 @@ fn verify_mode_checks_each_secret_and_the_service_account() {
     let verify = json!({"verifySecrets": true});
     let cases = [
         ("pod_ghcr_with_regcred.json", true, ""),
-        ("pod_ecr_builder_sa.json", true, ""),
+        ("deployment_ecr_builder_sa.json", true, ""),
+        // A Pod object has its ServiceAccount's secrets already, or never gets them.
+        ("pod_ecr_builder_sa.json", false, "the Pod lists no imagePullSecrets (a ServiceAccount's are copied into a Pod only when it is created"),
+        ("pod_update_sa_only.json", false, "the Pod lists no imagePullSecrets"),
         ("cronjob_gcr.json", true, ""),
         ("pod_dockerhub_private.json", true, ""),
         ("pod_ghcr_wrong_secrets.json", false, "secret 'opaque' (pod): the kubelet does not read it"),
         ("pod_ghcr_wrong_secrets.json", false, "secret 'ecr-cred' (pod): no usable entry for 'ghcr.io/acme/app' (it has: 123456789.dkr.ecr.us-east-1.amazonaws.com)"),
         ("pod_ghcr_wrong_secrets.json", false, "secret 'missing' (pod): missing or unreadable in namespace 'default'"),
-        ("pod_ecr_broken_sa.json", false, "secret 'missing-secret' (ServiceAccount 'broken-sa'): missing or unreadable"),
-        ("pod_ghcr_no_secrets.json", false, "the pod spec lists no imagePullSecrets; ServiceAccount 'default' lists no imagePullSecrets"),
+        ("deployment_ecr_broken_sa.json", false, "secret 'missing-secret' (ServiceAccount 'broken-sa'): missing or unreadable"),
+        ("deployment_harbor.json", false, "the pod spec lists no imagePullSecrets; ServiceAccount 'default' lists no imagePullSecrets"),
         // Secrets must live in the pod's own namespace.
         ("pod_other_namespace.json", false, "secret 'regcred' (pod): no usable entry for 'ghcr.io/acme/app' (it has: quay.io)"),
         ("deployment_harbor.json", false, "init container 'init'"),
@@ -196,6 +199,7 @@ fn secret_contents_never_appear_in_any_response() {
         "pod_ghcr_wrong_secrets.json",
         "pod_ecr_builder_sa.json",
         "pod_ecr_broken_sa.json",
+        "deployment_ecr_broken_sa.json",
         "pod_other_namespace.json",
         "deployment_harbor.json",
         "cronjob_gcr.json",
@@ -233,7 +237,10 @@ fn a_pod_listing_secrets_gets_none_from_its_service_account() {
     assert!(message.contains("secret 'regcred' (pod): no usable entry for '123456789.dkr.ecr.us-east-1.amazonaws.com/team/builder'"), "{message}");
     assert!(!message.contains("ServiceAccount"), "{message}");
     // Without secrets of its own, the template gets the ServiceAccount's.
-    let response = run("pod_ecr_builder_sa.json", json!({"verifySecrets": true}));
+    let response = run(
+        "deployment_ecr_builder_sa.json",
+        json!({"verifySecrets": true}),
+    );
     assert!(response.accepted, "{:?}", response.message);
 }
 
