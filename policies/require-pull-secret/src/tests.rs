@@ -333,3 +333,31 @@ fn settings_null_or_empty_are_invalid() {
         );
     }
 }
+
+#[test]
+fn many_containers_and_many_secrets_cost_each_once() {
+    // 2,000 containers on ghcr.io and 4,000 listed secrets, none of them existing: every secret
+    // is looked up once per request, and each message lists at most a few of them.
+    let containers: Vec<Value> = (0..2000)
+        .map(|i| json!({"name": format!("c{i}"), "image": format!("ghcr.io/acme/app-{i}:1")}))
+        .collect();
+    let secrets: Vec<Value> = (0..4000)
+        .map(|i| json!({"name": format!("s{i}")}))
+        .collect();
+    let request = json!({
+        "uid": "x", "kind": {"group": "", "version": "v1", "kind": "Pod"}, "operation": "CREATE",
+        "namespace": "default",
+        "object": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "big", "namespace": "default"},
+                   "spec": {"containers": containers, "imagePullSecrets": secrets}}
+    });
+    let host = cluster_from_file(&fixture("cluster.json"));
+    let response = sdk_shim::testing::run_policy_on::<RequirePullSecret>(
+        request,
+        settings(json!({"verifySecrets": true})),
+        &host,
+    );
+    let message = response.message.unwrap();
+    assert!(message.starts_with("2000 problems"), "{}", &message[..200]);
+    assert!(message.contains("3995 more secrets serve it no better"));
+    assert!(message.len() < 2000 * 1200, "{} bytes", message.len());
+}
