@@ -74,15 +74,14 @@ impl Policy for RequirePullSecret {
             };
             let index = container.pod_spec.unwrap_or_default();
             let container = &judged_on_secrets_too(container, spec);
-            if !pods.contains_key(&index) {
+            let (pod, credentials) = &*pods.entry(index).or_insert_with(|| {
                 let pod = PodSecrets::of(spec.spec, is_pod);
                 let credentials = settings.verify_secrets.then(|| cluster.credentials(&pod));
                 for why in credentials.iter().flat_map(|c| &c.broken) {
                     verdict.reject(container, why);
                 }
-                pods.insert(index, (pod, credentials));
-            }
-            let (pod, credentials) = &pods[&index];
+                (pod, credentials)
+            });
             let name = image.name();
             let missing = if let Some(credentials) = credentials {
                 let key = (index, name.clone());
