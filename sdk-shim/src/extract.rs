@@ -714,6 +714,18 @@ mod tests {
     }
 
     #[test]
+    fn a_custom_resource_that_is_no_object_is_malformed() {
+        let extractors = [extractor(
+            r#"{"apiVersion":"argoproj.io/v1alpha1","kind":"Rollout","paths":["$.spec.x"]}"#,
+        )
+        .unwrap()];
+        let mut request = fixture_request("rollout.json");
+        request.object = serde_json::json!(["not", "an", "object"]);
+        let err = Workload::from_request(&request, &extractors).unwrap_err();
+        assert_eq!(err, "the request object must be an object, found a list");
+    }
+
+    #[test]
     fn extractors_for_another_kind_do_nothing() {
         let extractors = [extractor(
             r#"{"apiVersion":"serving.knative.dev/v1","kind":"Service","paths":["$.spec.x"]}"#,

@@ -807,6 +807,11 @@ mod tests {
             ("latest", "latest", true),
             ("latest", "Latest", false),
             ("**", "x", true),
+            // Backtracking: the first candidate for `*` is not the right one.
+            ("a*b*c", "aXbYbZc", true),
+            ("*ab", "aab", true),
+            ("a*ab", "aaab", true),
+            ("a*ab", "aaba", false),
         ];
         for (p, t, expected) in cases {
             assert_eq!(glob_match(p, t), expected, "{p} vs {t}");

@@ -533,6 +533,10 @@ mod tests {
                 ReferenceError::InvalidRegistry("-bad.io".into()),
             ),
             (
+                "bad-.io/app",
+                ReferenceError::InvalidRegistry("bad-.io".into()),
+            ),
+            (
                 "bad..io/app",
                 ReferenceError::InvalidRegistry("bad..io".into()),
             ),
