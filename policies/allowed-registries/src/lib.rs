@@ -459,6 +459,28 @@ mod tests {
             "harbor.example.com/cache/library/nginx:1.27"
         );
     }
+
+    #[test]
+    fn custom_resources_are_judged_through_the_settings_extractors() {
+        let run = |settings| {
+            run_policy::<AllowedRegistries>(
+                &fixture("rollout.json"),
+                settings,
+                &FixtureHost::default(),
+            )
+        };
+        assert!(
+            run(json!({"allow": ["ghcr.io/acme"]})).accepted,
+            "an unknown kind has no images"
+        );
+        let response = run(
+            json!({"allow": ["ghcr.io/acme"], "customResources": json!([{"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "paths": ["$.spec.template.spec.containers[*]", "$.spec.template.spec.initContainers[*]"]}])}),
+        );
+        assert!(!response.accepted);
+        assert!(response.message.unwrap().contains(
+            "init container 'init' (/spec/template/spec/initContainers/0) image 'busybox'"
+        ));
+    }
 }
 
 #[cfg(test)]

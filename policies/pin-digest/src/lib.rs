@@ -344,6 +344,19 @@ mod tests {
         );
         assert_eq!(object["spec"]["containers"][0]["image"], "nginx:1.25");
     }
+
+    #[test]
+    fn custom_resources_are_judged_through_the_settings_extractors() {
+        let run = |settings| {
+            run_policy::<PinDigest>(&fixture("rollout.json"), settings, &FixtureHost::default())
+        };
+        assert!(run(json!({})).accepted, "an unknown kind has no images");
+        let response = run(
+            json!({"customResources": json!([{"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "paths": ["$.spec.template.spec.containers[*]", "$.spec.template.spec.initContainers[*]"]}])}),
+        );
+        assert!(!response.accepted);
+        assert!(response.message.unwrap().contains("container 'web' (/spec/template/spec/containers/0) image 'ghcr.io/acme/web:main': not pinned"));
+    }
 }
 
 #[cfg(test)]

@@ -384,6 +384,45 @@ mod tests {
         );
         assert!(message.contains("the policy cannot fix it here: a Pod's spec is immutable once created except for container images"), "{message}");
     }
+
+    #[test]
+    fn custom_resources_are_judged_through_the_settings_extractors() {
+        let run = |settings| {
+            run_policy::<PullPolicyForTag>(
+                &fixture("rollout.json"),
+                settings,
+                &FixtureHost::default(),
+            )
+        };
+        assert!(
+            run(json!({"mutableTags": ["main"]})).accepted,
+            "an unknown kind has no images"
+        );
+        let response = run(
+            json!({"mutableTags": ["main"], "customResources": json!([{"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "paths": ["$.spec.template.spec.containers[*]", "$.spec.template.spec.initContainers[*]"]}])}),
+        );
+        assert!(!response.accepted);
+        assert!(response.message.unwrap().contains("container 'web' (/spec/template/spec/containers/0) image 'ghcr.io/acme/web:main': imagePullPolicy is IfNotPresent"));
+    }
+
+    #[test]
+    fn messages_for_empty_policies_digests_and_tags() {
+        let mut request = sdk_shim::testing::read_request_value(&fixture("pod_policies.json"));
+        let containers = json!([
+            {"name": "empty", "image": "ghcr.io/acme/api:main", "imagePullPolicy": ""},
+            {"name": "digest", "image": "ghcr.io/acme/api@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "imagePullPolicy": "Always"}
+        ]);
+        request["object"]["spec"]["containers"] = containers;
+        let response = sdk_shim::testing::run_policy_on::<PullPolicyForTag>(
+            request,
+            json!({"mutableTags": ["main"], "allowAlwaysForImmutable": false}),
+            &FixtureHost::default(),
+        );
+        let message = response.message.unwrap();
+        // An empty imagePullPolicy is defaulted by Kubernetes, like a missing one.
+        assert!(message.contains("container 'empty' (/spec/containers/0) image 'ghcr.io/acme/api:main': imagePullPolicy is IfNotPresent (the Kubernetes default, as imagePullPolicy is not set), but tag 'main' is mutable (matches mutableTags 'main'), so use Always: otherwise nodes keep running whatever image they pulled first"), "{message}");
+        assert!(message.contains("container 'digest' (/spec/containers/1) image 'ghcr.io/acme/api@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef': imagePullPolicy is Always, but the image is pinned to a digest, so use IfNotPresent: otherwise every start checks the registry for nothing"), "{message}");
+    }
 }
 
 #[cfg(test)]

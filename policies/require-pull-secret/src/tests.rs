@@ -361,3 +361,39 @@ fn many_containers_and_many_secrets_cost_each_once() {
     assert!(message.contains("3995 more secrets serve it no better"));
     assert!(message.len() < 2000 * 1200, "{} bytes", message.len());
 }
+
+#[test]
+fn custom_resources_are_judged_through_the_settings_extractors() {
+    let rollout = json!([{"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "paths": ["$.spec.template.spec.containers[*]"]}]);
+    assert!(
+        run("rollout.json", json!({})).accepted,
+        "an unknown kind has no images"
+    );
+    let response = run("rollout.json", json!({ "customResources": rollout }));
+    assert!(!response.accepted);
+    assert!(response
+        .message
+        .unwrap()
+        .contains("container 'web' (/spec/template/spec/containers/0) image 'ghcr.io/acme/web:main': needs pull credentials"));
+}
+
+#[test]
+fn core_group_templates_get_their_service_accounts_secrets() {
+    // A ReplicationController is a template of the core group, not a Pod.
+    let response = run(
+        "replicationcontroller_ecr_builder_sa.json",
+        json!({"verifySecrets": true}),
+    );
+    assert!(response.accepted, "{:?}", response.message);
+}
+
+#[test]
+fn at_most_five_secrets_are_described() {
+    let response = run(
+        "pod_five_wrong_secrets.json",
+        json!({"verifySecrets": true}),
+    );
+    let message = response.message.unwrap();
+    assert!(message.contains("secret 'harbor-cred' (pod)"), "{message}");
+    assert!(!message.contains("more secrets"), "{message}");
+}
