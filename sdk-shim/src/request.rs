@@ -52,22 +52,23 @@ impl GroupVersionKind {
 
 impl AdmissionRequest {
     /// Why the API server would drop or refuse a change at `pointer` of this request's object,
-    /// if it would. Follows the API server: on the `pods/ephemeralcontainers` subresource only
-    /// `spec.ephemeralContainers` is kept (the pod strategy copies everything else from the old
-    /// pod), and a Pod UPDATE may change only container images among the fields the policies set
-    /// (`ValidatePodUpdate`), so `imagePullPolicy`, `imagePullSecrets` and volumes are immutable.
+    /// if it would (see [`Mutable`]).
     pub fn immutable_reason(&self, pointer: &str) -> Option<&'static str> {
+        self.mutable().refuses(pointer)
+    }
+
+    /// What the API server lets a mutation of this request's object change.
+    pub fn mutable(&self) -> Mutable {
         if (self.kind.group.as_str(), self.kind.kind.as_str()) != ("", "Pod") {
-            return None;
+            return Mutable::Anything;
         }
-        match (self.sub_resource.as_deref().unwrap_or(""), self.operation.as_str()) {
-            ("ephemeralcontainers", _) if !pointer.starts_with("/spec/ephemeralContainers/") => Some(
-                "on the pods/ephemeralcontainers subresource the API server keeps only changes to spec.ephemeralContainers",
-            ),
-            ("", "UPDATE") if !is_pod_container_image(pointer) => Some(
-                "a Pod's spec is immutable once created except for container images; change the Pod's template or recreate it",
-            ),
-            _ => None,
+        match (
+            self.sub_resource.as_deref().unwrap_or(""),
+            self.operation.as_str(),
+        ) {
+            ("ephemeralcontainers", _) => Mutable::EphemeralContainers,
+            ("", "UPDATE") => Mutable::PodContainerImages,
+            _ => Mutable::Anything,
         }
     }
 
@@ -81,6 +82,34 @@ impl AdmissionRequest {
                     .pointer("/metadata/namespace")
                     .and_then(Value::as_str)
             })
+    }
+}
+
+/// What a mutation may change, following the API server: on the `pods/ephemeralcontainers`
+/// subresource only `spec.ephemeralContainers` is kept (the pod strategy copies everything else
+/// from the old pod), and a Pod UPDATE may change only container images among the fields the
+/// policies set (`ValidatePodUpdate`), so `imagePullPolicy`, `imagePullSecrets` and volumes are
+/// immutable there.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Mutable {
+    #[default]
+    Anything,
+    EphemeralContainers,
+    PodContainerImages,
+}
+
+impl Mutable {
+    /// Why a change at `pointer` would be dropped or refused, if it would.
+    pub fn refuses(self, pointer: &str) -> Option<&'static str> {
+        match self {
+            Mutable::EphemeralContainers if !pointer.starts_with("/spec/ephemeralContainers/") => Some(
+                "on the pods/ephemeralcontainers subresource the API server keeps only changes to spec.ephemeralContainers",
+            ),
+            Mutable::PodContainerImages if !is_pod_container_image(pointer) => Some(
+                "a Pod's spec is immutable once created except for container images; change the Pod's template or recreate it",
+            ),
+            _ => None,
+        }
     }
 }
 

@@ -5,7 +5,7 @@
 //! or refuse ([`AdmissionRequest::immutable_reason`]) is a violation that says why.
 
 use crate::reference::ImageRef;
-use crate::request::AdmissionRequest;
+use crate::request::{AdmissionRequest, Mutable};
 use crate::workload::ContainerRef;
 use kubewarden_policy_sdk::response::ValidationResponse;
 use serde_json::Value;
@@ -17,9 +17,8 @@ pub struct Verdict {
     violations: Vec<String>,
     warnings: Vec<String>,
     patches: Vec<(String, Value)>,
-    /// The request's kind, subresource and operation (no objects): they decide what a mutation
-    /// may change.
-    shape: Option<AdmissionRequest>,
+    /// What the API server lets a mutation of the request's object change.
+    mutable: Mutable,
 }
 
 impl Verdict {
@@ -30,14 +29,8 @@ impl Verdict {
 
     /// A verdict on `request`: patches the API server would not apply become violations.
     pub fn for_request(request: &AdmissionRequest) -> Self {
-        let shape = AdmissionRequest {
-            kind: request.kind.clone(),
-            sub_resource: request.sub_resource.clone(),
-            operation: request.operation.clone(),
-            ..AdmissionRequest::default()
-        };
         Verdict {
-            shape: Some(shape),
+            mutable: request.mutable(),
             ..Self::default()
         }
     }
@@ -74,11 +67,7 @@ impl Verdict {
             self.reject(container, why);
             return;
         }
-        let refusal = self
-            .shape
-            .as_ref()
-            .and_then(|request| request.immutable_reason(&pointer));
-        match refusal {
+        match self.mutable.refuses(&pointer) {
             Some(reason) => self.reject(
                 container,
                 format_args!("{why}, and the policy cannot fix it here: {reason}"),
