@@ -103,7 +103,7 @@ impl HostCapabilities {
     pub fn load_resources(&mut self, path: &Path) -> Result<()> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        for document in serde_yaml::Deserializer::from_str(&text) {
+        for document in yaml_serde::Deserializer::from_str(&text) {
             let value = Value::deserialize(document)
                 .with_context(|| format!("{} is not YAML/JSON", path.display()))?;
             match value.get("items").and_then(Value::as_array) {

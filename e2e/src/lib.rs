@@ -134,7 +134,7 @@ pub fn read_request(path: &Path) -> Result<Value> {
 pub fn read_json_or_yaml(path: &Path) -> Result<Value> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    serde_yaml::from_str(&text)
+    yaml_serde::from_str(&text)
         .with_context(|| format!("{} is neither JSON nor YAML", path.display()))
 }
 

@@ -7,7 +7,7 @@ use crate::pipeline::{workspace_field, PUBLISHED_PREFIX};
 use crate::policy::PolicyCrate;
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
-use serde_yaml::{Mapping, Value as Yaml};
+use yaml_serde::{Mapping, Value as Yaml};
 use std::path::{Path, PathBuf};
 
 const HEADER: &str =
@@ -66,7 +66,7 @@ pub fn write_or_check(root: &Path, check: bool) -> Result<Vec<PathBuf>> {
 }
 
 fn render(value: &Yaml) -> Result<String> {
-    Ok(format!("{HEADER}{}", serde_yaml::to_string(value)?))
+    Ok(format!("{HEADER}{}", yaml_serde::to_string(value)?))
 }
 
 /// An ordered YAML mapping from (key, value) pairs.
@@ -81,7 +81,7 @@ fn map<const N: usize>(entries: [(&str, Yaml); N]) -> Yaml {
 }
 
 fn yaml(value: &Value) -> Yaml {
-    serde_yaml::to_value(value).expect("JSON converts to YAML")
+    yaml_serde::to_value(value).expect("JSON converts to YAML")
 }
 
 fn text(s: impl Into<String>) -> Yaml {
@@ -152,13 +152,13 @@ fn install_text(policy: &PolicyCrate) -> String {
 fn policy_package(root: &Path, policy: &PolicyCrate) -> Result<Yaml> {
     let source = workspace_field(root, "repository")?;
     let home = format!("{source}/tree/main/policies/{}", policy.name);
-    let rules = serde_yaml::to_string(&yaml(&policy.metadata["rules"]))?;
+    let rules = yaml_serde::to_string(&yaml(&policy.metadata["rules"]))?;
     let questions = std::fs::read_to_string(policy.dir.join("questions-ui.yml"))?;
     let aware = context_aware(policy);
     let aware = if aware.is_empty() {
         Yaml::Null
     } else {
-        text(serde_yaml::to_string(&yaml(&json!(aware)))?)
+        text(yaml_serde::to_string(&yaml(&json!(aware)))?)
     };
     Ok(map([
         ("version", text(&policy.version)),
@@ -377,7 +377,7 @@ fn set_package(root: &Path, policies: &[PolicyCrate]) -> Result<Yaml> {
                     "kubewarden/resources",
                     text(policies.first().map(|p| annotation(p, "io.artifacthub.resources")).transpose()?.unwrap_or_default()),
                 ),
-                ("kubewarden/contextAwareResources", text(serde_yaml::to_string(&yaml(&json!(aware)))?)),
+                ("kubewarden/contextAwareResources", text(yaml_serde::to_string(&yaml(&json!(aware)))?)),
             ]),
         ),
     ]))

@@ -191,7 +191,7 @@ impl VerificationConfig {
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        let config: VerificationConfig = serde_yaml::from_str(&text)
+        let config: VerificationConfig = yaml_serde::from_str(&text)
             .with_context(|| format!("{} is not a verification config", path.display()))?;
         ensure!(
             config.api_version == "v1",

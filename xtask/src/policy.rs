@@ -28,7 +28,7 @@ impl PolicyCrate {
                 .with_context(|| format!("{}/Cargo.toml has no {key}", dir.display()))
         };
         let metadata_path = dir.join("metadata.yml");
-        let metadata: Value = serde_yaml::from_str(
+        let metadata: Value = yaml_serde::from_str(
             &std::fs::read_to_string(&metadata_path)
                 .with_context(|| format!("cannot read {}", metadata_path.display()))?,
         )
@@ -36,7 +36,7 @@ impl PolicyCrate {
         let readme = std::fs::read_to_string(dir.join("README.md"))
             .with_context(|| format!("{} has no README.md", dir.display()))?;
         let questions_path = dir.join("questions-ui.yml");
-        let questions: Value = serde_yaml::from_str(
+        let questions: Value = yaml_serde::from_str(
             &std::fs::read_to_string(&questions_path)
                 .with_context(|| format!("cannot read {}", questions_path.display()))?,
         )

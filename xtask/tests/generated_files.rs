@@ -15,12 +15,12 @@ fn committed_generated_files_do_not_drift() {
 #[test]
 fn packages_carry_what_artifact_hub_and_kubewarden_read() {
     let files = generate(&workspace_root()).unwrap();
-    let file = |path: &str| -> serde_yaml::Value {
+    let file = |path: &str| -> yaml_serde::Value {
         let (_, text) = files
             .iter()
             .find(|(p, _)| p.to_str() == Some(path))
             .unwrap_or_else(|| panic!("{path} not generated"));
-        serde_yaml::from_str(text).unwrap()
+        yaml_serde::from_str(text).unwrap()
     };
     let pkg = file("policies/require-pull-secret/artifacthub-pkg.yml");
     assert_eq!(pkg["version"], "0.1.0");
@@ -84,7 +84,7 @@ fn packages_carry_what_artifact_hub_and_kubewarden_read() {
 #[test]
 fn manifest_settings_are_valid_for_the_compiled_policies() {
     let files = generate(&workspace_root()).unwrap();
-    let group: serde_yaml::Value = serde_yaml::from_str(
+    let group: yaml_serde::Value = yaml_serde::from_str(
         &files
             .iter()
             .find(|(p, _)| p.ends_with("image-policies-group.yml"))
