@@ -1,6 +1,5 @@
 //! The glue between waPC and a policy: decode, evaluate, encode. Never traps on bad input.
 
-use crate::extract::ImageExtractor;
 use crate::host::Host;
 use crate::request::{AdmissionRequest, ValidationPayload};
 use crate::settings::{decode_settings, settings_from_value, PolicySettings};
@@ -14,10 +13,8 @@ use serde_json::Value;
 pub trait Policy {
     type Settings: PolicySettings;
 
-    /// The custom-resource extractors in these settings.
-    fn extractors(settings: &Self::Settings) -> &[ImageExtractor];
-
-    /// Judges every container of the request.
+    /// Judges every container of the request (the shared settings, such as `customResources`,
+    /// were applied by the shim when it found them).
     fn evaluate(
         settings: &Self::Settings,
         request: &AdmissionRequest,
@@ -59,11 +56,11 @@ pub fn evaluate_payload<P: Policy>(payload: &[u8], host: &dyn Host) -> Validatio
         Err(e) => return bad_request(format!("invalid settings: {e}")),
     };
     let request = payload.request;
-    let workload = match Workload::from_request(&request, P::extractors(&settings)) {
+    let workload = match Workload::from_request(&request, &settings.shared.custom_resources) {
         Ok(workload) => workload,
         Err(e) => return bad_request(format!("malformed {}: {e}", request.kind.kind)),
     };
-    let verdict = P::evaluate(&settings, &request, &workload, host);
+    let verdict = P::evaluate(&settings.own, &request, &workload, host);
     drop(workload);
     verdict.into_response(request.object)
 }

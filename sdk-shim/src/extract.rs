@@ -33,7 +33,6 @@
 //! Filter expressions (`[?…]`) are refused when the settings are validated. The grammar is parsed
 //! here rather than with `jsonpath-rust`, whose parser alone added 167 KB to every `.wasm`.
 
-use crate::workload::{type_name, ContainerKind, Workload};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -85,41 +84,46 @@ impl ImageExtractor {
         self.api_version == api_version && self.kind == kind
     }
 
-    /// Adds every container or image the paths select in `object` to `workload`.
-    pub(crate) fn extract<'a>(
-        &self,
-        object: &'a Value,
-        workload: &mut Workload<'a>,
-    ) -> Result<(), String> {
+    /// Every image string and container object the paths select in `object`, in order, with
+    /// its JSON pointer (a node two paths select is listed twice). Anything else is an error.
+    pub fn select<'a>(&self, object: &'a Value) -> Result<Vec<Selected<'a>>, String> {
+        let mut selected = Vec::new();
         for (path, segments) in &self.paths {
             let mut found = Vec::new();
             select(segments, object, String::new(), &mut found);
             for (pointer, value) in found {
-                if workload.has_container_at(&pointer) {
-                    continue; // two paths selecting the same container count once
-                }
-                match value {
-                    Value::String(image) => workload.add_image(pointer, image),
-                    Value::Object(_) => {
-                        let pod_spec = match pod_spec_around(&pointer)
-                            .and_then(|spec_ptr| object.pointer(&spec_ptr).map(|spec| (spec_ptr, spec)))
-                        {
-                            Some((spec_ptr, spec)) => Some(workload.pod_spec_index(&spec_ptr, spec)?),
-                            None => None,
-                        };
-                        let kind = container_kind_at(&pointer);
-                        workload.add_container(pointer, value, kind, pod_spec)?;
-                    }
+                selected.push(match value {
+                    Value::String(image) => Selected::Image(pointer, image),
+                    Value::Object(_) => Selected::Container(pointer, value),
                     other => {
                         return Err(format!(
                             "JSONPath '{path}' selected {} at {pointer}; expected an image string or a container object",
                             type_name(other)
                         ))
                     }
-                }
+                });
             }
         }
-        Ok(())
+        Ok(selected)
+    }
+}
+
+/// A node an extractor's path selected, with its JSON pointer.
+#[derive(Debug, PartialEq)]
+pub enum Selected<'a> {
+    Image(String, &'a str),
+    Container(String, &'a Value),
+}
+
+/// The name of a JSON value's type, for messages.
+pub(crate) fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
     }
 }
 
@@ -609,144 +613,12 @@ pub fn select_pointers(path: &str, document: &Value) -> Result<Vec<String>, Stri
     Ok(found.into_iter().map(|(pointer, _)| pointer).collect())
 }
 
-/// For `/a/b/containers/3` (or initContainers/ephemeralContainers), the pod spec `/a/b`.
-fn pod_spec_around(container_pointer: &str) -> Option<String> {
-    let (list, index) = container_pointer.rsplit_once('/')?;
-    index.parse::<usize>().ok()?;
-    let (spec, field) = list.rsplit_once('/')?;
-    ContainerKind::from_field(field).map(|_| spec.to_string())
-}
-
-fn container_kind_at(container_pointer: &str) -> ContainerKind {
-    container_pointer
-        .rsplit('/')
-        .nth(1)
-        .and_then(ContainerKind::from_field)
-        .unwrap_or(ContainerKind::Custom)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::fixture_request;
 
     fn extractor(json: &str) -> Result<ImageExtractor, String> {
         serde_json::from_str(json).map_err(|e| e.to_string())
-    }
-
-    #[test]
-    fn rollout_containers_and_a_plain_image_string() {
-        let extractors = [
-            extractor(
-                r#"{"apiVersion":"argoproj.io/v1alpha1","kind":"Rollout",
-                    "paths":["$.spec.template.spec.containers[*]","$.spec.template.spec.initContainers[*]","$.spec.template.spec.containers[*]"]}"#,
-            )
-            .unwrap(),
-            extractor(r#"{"apiVersion":"argoproj.io/v1alpha1","kind":"Rollout","paths":["$.spec.analysisImage"]}"#).unwrap(),
-        ];
-        let request = fixture_request("rollout.json");
-        let workload = Workload::from_request(&request, &extractors).unwrap();
-        let found: Vec<(&str, ContainerKind, &str, Option<String>)> = workload
-            .containers
-            .iter()
-            .map(|c| {
-                (
-                    c.pointer.as_str(),
-                    c.kind,
-                    c.image.unwrap(),
-                    c.pull_policy_pointer(),
-                )
-            })
-            .collect();
-        assert_eq!(
-            found,
-            vec![
-                (
-                    "/spec/template/spec/containers/0",
-                    ContainerKind::Container,
-                    "ghcr.io/acme/web:main",
-                    Some("/spec/template/spec/containers/0/imagePullPolicy".to_string())
-                ),
-                (
-                    "/spec/template/spec/initContainers/0",
-                    ContainerKind::InitContainer,
-                    "busybox",
-                    Some("/spec/template/spec/initContainers/0/imagePullPolicy".to_string())
-                ),
-                (
-                    "/spec/analysisImage",
-                    ContainerKind::Custom,
-                    "ghcr.io/acme/analysis:1",
-                    None
-                ),
-            ]
-        );
-        assert_eq!(workload.pod_specs.len(), 1);
-        assert_eq!(workload.pod_specs[0].pointer, "/spec/template/spec");
-        assert_eq!(
-            workload.containers[2].to_string(),
-            "image at /spec/analysisImage"
-        );
-        assert!(workload.pod_spec_of(&workload.containers[2]).is_none());
-    }
-
-    #[test]
-    fn pod_specs_found_by_extractors_bring_their_image_volumes() {
-        let extractors = [extractor(
-            r#"{"apiVersion":"argoproj.io/v1alpha1","kind":"Rollout",
-                "paths":["$.spec.template.spec.containers[*]","$.spec.template.spec.initContainers[*]"]}"#,
-        )
-        .unwrap()];
-        let request = fixture_request("rollout_image_volume.json");
-        let workload = Workload::from_request(&request, &extractors).unwrap();
-        let volumes: Vec<String> = workload
-            .containers
-            .iter()
-            .filter(|c| c.kind == ContainerKind::ImageVolume)
-            .map(|c| format!("{c} {}", c.image_pointer()))
-            .collect();
-        assert_eq!(
-            volumes,
-            vec!["image volume 'models' (/spec/template/spec/volumes/0/image) /spec/template/spec/volumes/0/image/reference"]
-        );
-        // Once, although two containers of that pod spec were found.
-        assert_eq!(workload.pod_specs.len(), 1);
-    }
-
-    #[test]
-    fn a_custom_resource_that_is_no_object_is_malformed() {
-        let extractors = [extractor(
-            r#"{"apiVersion":"argoproj.io/v1alpha1","kind":"Rollout","paths":["$.spec.x"]}"#,
-        )
-        .unwrap()];
-        let mut request = fixture_request("rollout.json");
-        request.object = serde_json::json!(["not", "an", "object"]);
-        let err = Workload::from_request(&request, &extractors).unwrap_err();
-        assert_eq!(err, "the request object must be an object, found a list");
-    }
-
-    #[test]
-    fn extractors_for_another_kind_do_nothing() {
-        let extractors = [extractor(
-            r#"{"apiVersion":"serving.knative.dev/v1","kind":"Service","paths":["$.spec.x"]}"#,
-        )
-        .unwrap()];
-        let request = fixture_request("rollout.json");
-        assert!(Workload::from_request(&request, &extractors)
-            .unwrap()
-            .containers
-            .is_empty());
-    }
-
-    #[test]
-    fn a_path_selecting_a_number_is_an_error() {
-        let extractors = [extractor(
-            r#"{"apiVersion":"argoproj.io/v1alpha1","kind":"Rollout","paths":["$.spec.replicas"]}"#,
-        )
-        .unwrap()];
-        let request = fixture_request("rollout.json");
-        let err = Workload::from_request(&request, &extractors).unwrap_err();
-        assert!(err.contains("selected a number at /spec/replicas"), "{err}");
     }
 
     #[test]
@@ -984,11 +856,5 @@ mod tests {
             &mut out,
         );
         assert_eq!(out.len(), 1); // the slice selects element 2
-
-        assert_eq!(
-            pod_spec_around("/spec/template/spec/containers/2").as_deref(),
-            Some("/spec/template/spec")
-        );
-        assert_eq!(pod_spec_around("/spec/sidecars/2"), None);
     }
 }

@@ -1,9 +1,16 @@
 //! Strict settings decoding: unknown fields are refused, and every error names its field.
+//!
+//! A policy's settings object holds the policy's own fields and the fields every policy shares
+//! ([`SharedSettings`]). The shim takes the shared ones out, decodes them once here, and hands
+//! the rest to the policy's own type, so a policy never declares them.
 
+use crate::extract::ImageExtractor;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use std::ops::Deref;
 
-/// A policy's settings: decoded strictly (`#[serde(deny_unknown_fields)]`), then checked as a whole.
+/// A policy's own settings: decoded strictly (`#[serde(deny_unknown_fields)]`), then checked as a whole.
 pub trait PolicySettings: DeserializeOwned + Default {
     /// Checks that need more than one field; field-level checks belong in the types.
     fn validate(&self) -> Result<(), String> {
@@ -11,10 +18,39 @@ pub trait PolicySettings: DeserializeOwned + Default {
     }
 }
 
+/// The settings every policy accepts, beside its own.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct SharedSettings {
+    /// `customResources`: where images live in custom resources, as JSONPath extractors
+    /// (see [`crate::extract`]). Objects of the listed `apiVersion`/`kind` are judged like pods.
+    pub custom_resources: Vec<ImageExtractor>,
+}
+
+impl SharedSettings {
+    /// The settings keys that belong to [`SharedSettings`], as written by users.
+    pub const FIELDS: &'static [&'static str] = &["customResources"];
+}
+
+/// Decoded settings: the shared fields and the policy's own, which it reads through `Deref`.
+#[derive(Debug, Default)]
+pub struct Settings<S> {
+    pub shared: SharedSettings,
+    pub own: S,
+}
+
+impl<S> Deref for Settings<S> {
+    type Target = S;
+
+    fn deref(&self) -> &S {
+        &self.own
+    }
+}
+
 /// Decodes settings from JSON bytes. Empty input and `null` mean "all defaults", which go through
 /// the same validation as any other value: a policy with required settings is invalid without
 /// them, never valid and enforcing nothing.
-pub fn decode_settings<S: PolicySettings>(payload: &[u8]) -> Result<S, String> {
+pub fn decode_settings<S: PolicySettings>(payload: &[u8]) -> Result<Settings<S>, String> {
     if payload.iter().all(u8::is_ascii_whitespace) {
         return settings_from_value(Value::Null);
     }
@@ -24,16 +60,29 @@ pub fn decode_settings<S: PolicySettings>(payload: &[u8]) -> Result<S, String> {
 }
 
 /// Decodes and validates settings from an already parsed JSON value.
-pub fn settings_from_value<S: PolicySettings>(value: Value) -> Result<S, String> {
-    if value.is_null() {
-        let settings = S::default();
-        settings.validate()?;
-        return Ok(settings);
+pub fn settings_from_value<S: PolicySettings>(value: Value) -> Result<Settings<S>, String> {
+    let (shared, own) = match value {
+        Value::Null => (Map::new(), Map::new()),
+        Value::Object(all) => all
+            .into_iter()
+            .partition(|(key, _)| SharedSettings::FIELDS.contains(&key.as_str())),
+        _ => return Err("settings must be an object".to_string()),
+    };
+    let shared: SharedSettings = decode_object(shared)?;
+    let own: S = decode_object(own).map_err(|e| match e.contains("unknown field") {
+        // serde lists only the policy's own fields; the shared ones are valid too.
+        true => format!("{e}, or shared `{}`", SharedSettings::FIELDS.join("`, `")),
+        false => e,
+    })?;
+    own.validate()?;
+    Ok(Settings { shared, own })
+}
+
+fn decode_object<T: DeserializeOwned + Default>(object: Map<String, Value>) -> Result<T, String> {
+    if object.is_empty() {
+        return Ok(T::default());
     }
-    if !value.is_object() {
-        return Err("settings must be an object".to_string());
-    }
-    let settings: S = serde_path_to_error::deserialize(value).map_err(|e| {
+    serde_path_to_error::deserialize(Value::Object(object)).map_err(|e| {
         let path = e.path().to_string();
         let why = strip_position(e.inner());
         if path == "." {
@@ -41,9 +90,7 @@ pub fn settings_from_value<S: PolicySettings>(value: Value) -> Result<S, String>
         } else {
             format!("{path}: {why}")
         }
-    })?;
-    settings.validate()?;
-    Ok(settings)
+    })
 }
 
 /// serde_json's messages end with a position that means nothing once settings came from YAML.
@@ -141,5 +188,42 @@ mod tests {
         }
         assert!(settings_from_value::<Required>(Value::Null).is_err());
         decode_settings::<Required>(br#"{"registries": ["x"]}"#).unwrap();
+    }
+
+    #[test]
+    fn shared_fields_are_taken_out_before_the_policys_own() {
+        let settings = decode_settings::<Example>(
+            br#"{"mutate": true, "allow": ["ghcr.io"], "customResources": [{"apiVersion": "a/v1", "kind": "K", "paths": ["$.spec.image"]}]}"#,
+        )
+        .unwrap();
+        assert!(settings.mutate);
+        assert_eq!(settings.shared.custom_resources.len(), 1);
+        assert!(settings.shared.custom_resources[0].applies_to("a/v1", "K"));
+        let only_shared = decode_settings::<Example>(
+            br#"{"customResources": [{"apiVersion": "a/v1", "kind": "K", "paths": ["$.x"]}]}"#,
+        )
+        .unwrap();
+        assert!(!only_shared.mutate && only_shared.shared.custom_resources.len() == 1);
+        let cases = [
+            (
+                r#"{"customResources": [{"apiVersion": "a/v1", "kind": "K", "paths": []}]}"#,
+                "customResources[0]: paths for a/v1/K must list at least one JSONPath",
+            ),
+            (
+                r#"{"customResources": {}}"#,
+                "customResources: invalid type: map, expected a sequence",
+            ),
+            (
+                r#"{"customResource": []}"#,
+                "customResource: unknown field `customResource`, expected `mutate` or `allow`, or shared `customResources`",
+            ),
+        ];
+        for (json, expected) in cases {
+            let err = decode_settings::<Example>(json.as_bytes()).unwrap_err();
+            assert_eq!(err, expected, "{json}");
+        }
+        // The policy's own validation runs when only shared fields are given.
+        let err = decode_settings::<Required>(br#"{"customResources": []}"#).unwrap_err();
+        assert_eq!(err, "registries: required");
     }
 }

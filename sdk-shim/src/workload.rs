@@ -22,7 +22,7 @@
 //! [`crate::verdict`]): a controller's housekeeping on an old object must not be blocked, and a
 //! label change must not restart containers.
 
-use crate::extract::ImageExtractor;
+use crate::extract::{type_name, ImageExtractor, Selected};
 use crate::request::AdmissionRequest;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -231,7 +231,9 @@ impl<'a> Workload<'a> {
                 check_is_object(object, "")?;
                 matched = true;
             }
-            extractor.extract(object, &mut workload)?;
+            for selected in extractor.select(object)? {
+                workload.add_selected(object, selected)?;
+            }
         }
         Ok(workload)
     }
@@ -332,7 +334,7 @@ impl<'a> Workload<'a> {
         Ok(())
     }
 
-    pub(crate) fn add_container(
+    fn add_container(
         &mut self,
         pointer: String,
         container: &'a Value,
@@ -354,7 +356,7 @@ impl<'a> Workload<'a> {
         Ok(())
     }
 
-    pub(crate) fn add_image(&mut self, pointer: String, image: &'a str) {
+    fn add_image(&mut self, pointer: String, image: &'a str) {
         self.push(ContainerRef {
             pointer,
             kind: ContainerKind::Custom,
@@ -372,9 +374,25 @@ impl<'a> Workload<'a> {
         self.containers.push(container);
     }
 
-    /// Whether an image at this pointer was already found.
-    pub(crate) fn has_container_at(&self, pointer: &str) -> bool {
-        self.seen.contains(pointer)
+    /// Adds what an extractor selected, once (two paths selecting the same node count once).
+    fn add_selected(&mut self, object: &'a Value, selected: Selected<'a>) -> Result<(), String> {
+        match selected {
+            Selected::Image(pointer, _) | Selected::Container(pointer, _)
+                if self.seen.contains(&pointer) => {}
+            Selected::Image(pointer, image) => self.add_image(pointer, image),
+            Selected::Container(pointer, container) => {
+                // A container in a `containers`-like list belongs to the pod spec holding it.
+                let pod_spec = match pod_spec_around(&pointer)
+                    .and_then(|at| object.pointer(&at).map(|spec| (at, spec)))
+                {
+                    Some((at, spec)) => Some(self.pod_spec_index(&at, spec)?),
+                    None => None,
+                };
+                let kind = container_kind_at(&pointer);
+                self.add_container(pointer, container, kind, pod_spec)?;
+            }
+        }
+        Ok(())
     }
 
     fn register_pod_spec(&mut self, pointer: &str, spec: &'a Value) -> usize {
@@ -390,11 +408,7 @@ impl<'a> Workload<'a> {
 
     /// Registers a pod spec found by an extractor (once, with its image volumes), returning its
     /// index.
-    pub(crate) fn pod_spec_index(
-        &mut self,
-        pointer: &str,
-        spec: &'a Value,
-    ) -> Result<usize, String> {
+    fn pod_spec_index(&mut self, pointer: &str, spec: &'a Value) -> Result<usize, String> {
         if let Some(&index) = self.pod_spec_indexes.get(pointer) {
             return Ok(index);
         }
@@ -427,15 +441,20 @@ fn check_is_object(value: &Value, pointer: &str) -> Result<(), String> {
     }
 }
 
-pub(crate) fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    }
+/// For `/a/b/containers/3` (or initContainers/ephemeralContainers), the pod spec `/a/b`.
+fn pod_spec_around(container_pointer: &str) -> Option<String> {
+    let (list, index) = container_pointer.rsplit_once('/')?;
+    index.parse::<usize>().ok()?;
+    let (spec, field) = list.rsplit_once('/')?;
+    ContainerKind::from_field(field).map(|_| spec.to_string())
+}
+
+fn container_kind_at(container_pointer: &str) -> ContainerKind {
+    container_pointer
+        .rsplit('/')
+        .nth(1)
+        .and_then(ContainerKind::from_field)
+        .unwrap_or(ContainerKind::Custom)
 }
 
 #[cfg(test)]
@@ -720,5 +739,141 @@ mod tests {
             Some("/spec/containers/0/imagePullPolicy")
         );
         assert_eq!(workload.containers[0].pull_policy, Some("Always"));
+    }
+
+    // Custom resources, walked through the settings' extractors.
+
+    fn extractor(json: &str) -> Result<ImageExtractor, String> {
+        serde_json::from_str(json).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn rollout_containers_and_a_plain_image_string() {
+        let extractors = [
+            extractor(
+                r#"{"apiVersion":"argoproj.io/v1alpha1","kind":"Rollout",
+                    "paths":["$.spec.template.spec.containers[*]","$.spec.template.spec.initContainers[*]","$.spec.template.spec.containers[*]"]}"#,
+            )
+            .unwrap(),
+            extractor(r#"{"apiVersion":"argoproj.io/v1alpha1","kind":"Rollout","paths":["$.spec.analysisImage"]}"#).unwrap(),
+        ];
+        let request = fixture_request("rollout.json");
+        let workload = Workload::from_request(&request, &extractors).unwrap();
+        let found: Vec<(&str, ContainerKind, &str, Option<String>)> = workload
+            .containers
+            .iter()
+            .map(|c| {
+                (
+                    c.pointer.as_str(),
+                    c.kind,
+                    c.image.unwrap(),
+                    c.pull_policy_pointer(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                (
+                    "/spec/template/spec/containers/0",
+                    ContainerKind::Container,
+                    "ghcr.io/acme/web:main",
+                    Some("/spec/template/spec/containers/0/imagePullPolicy".to_string())
+                ),
+                (
+                    "/spec/template/spec/initContainers/0",
+                    ContainerKind::InitContainer,
+                    "busybox",
+                    Some("/spec/template/spec/initContainers/0/imagePullPolicy".to_string())
+                ),
+                (
+                    "/spec/analysisImage",
+                    ContainerKind::Custom,
+                    "ghcr.io/acme/analysis:1",
+                    None
+                ),
+            ]
+        );
+        assert_eq!(workload.pod_specs.len(), 1);
+        assert_eq!(workload.pod_specs[0].pointer, "/spec/template/spec");
+        assert_eq!(
+            workload.containers[2].to_string(),
+            "image at /spec/analysisImage"
+        );
+        assert!(workload.pod_spec_of(&workload.containers[2]).is_none());
+    }
+
+    #[test]
+    fn pod_specs_found_by_extractors_bring_their_image_volumes() {
+        let extractors = [extractor(
+            r#"{"apiVersion":"argoproj.io/v1alpha1","kind":"Rollout",
+                "paths":["$.spec.template.spec.containers[*]","$.spec.template.spec.initContainers[*]"]}"#,
+        )
+        .unwrap()];
+        let request = fixture_request("rollout_image_volume.json");
+        let workload = Workload::from_request(&request, &extractors).unwrap();
+        let volumes: Vec<String> = workload
+            .containers
+            .iter()
+            .filter(|c| c.kind == ContainerKind::ImageVolume)
+            .map(|c| format!("{c} {}", c.image_pointer()))
+            .collect();
+        assert_eq!(
+            volumes,
+            vec!["image volume 'models' (/spec/template/spec/volumes/0/image) /spec/template/spec/volumes/0/image/reference"]
+        );
+        // Once, although two containers of that pod spec were found.
+        assert_eq!(workload.pod_specs.len(), 1);
+    }
+
+    #[test]
+    fn a_custom_resource_that_is_no_object_is_malformed() {
+        let extractors = [extractor(
+            r#"{"apiVersion":"argoproj.io/v1alpha1","kind":"Rollout","paths":["$.spec.x"]}"#,
+        )
+        .unwrap()];
+        let mut request = fixture_request("rollout.json");
+        request.object = serde_json::json!(["not", "an", "object"]);
+        let err = Workload::from_request(&request, &extractors).unwrap_err();
+        assert_eq!(err, "the request object must be an object, found a list");
+    }
+
+    #[test]
+    fn extractors_for_another_kind_do_nothing() {
+        let extractors = [extractor(
+            r#"{"apiVersion":"serving.knative.dev/v1","kind":"Service","paths":["$.spec.x"]}"#,
+        )
+        .unwrap()];
+        let request = fixture_request("rollout.json");
+        assert!(Workload::from_request(&request, &extractors)
+            .unwrap()
+            .containers
+            .is_empty());
+    }
+
+    #[test]
+    fn a_path_selecting_a_number_is_an_error() {
+        let extractors = [extractor(
+            r#"{"apiVersion":"argoproj.io/v1alpha1","kind":"Rollout","paths":["$.spec.replicas"]}"#,
+        )
+        .unwrap()];
+        let request = fixture_request("rollout.json");
+        let err = Workload::from_request(&request, &extractors).unwrap_err();
+        assert!(err.contains("selected a number at /spec/replicas"), "{err}");
+    }
+
+    #[test]
+    fn containers_of_a_pod_spec_list_belong_to_it() {
+        assert_eq!(
+            pod_spec_around("/spec/template/spec/containers/2").as_deref(),
+            Some("/spec/template/spec")
+        );
+        assert_eq!(pod_spec_around("/spec/sidecars/2"), None);
+        assert_eq!(pod_spec_around("/spec/containers/x"), None);
+        assert_eq!(
+            container_kind_at("/spec/initContainers/0"),
+            ContainerKind::InitContainer
+        );
+        assert_eq!(container_kind_at("/spec/sidecars/0"), ContainerKind::Custom);
     }
 }

@@ -18,7 +18,6 @@
 mod settings;
 
 use sdk_shim::entry::Policy;
-use sdk_shim::extract::ImageExtractor;
 use sdk_shim::host::Host;
 use sdk_shim::pattern::any_matches;
 use sdk_shim::reference::ImageRef;
@@ -32,10 +31,6 @@ pub struct AllowedRegistries;
 
 impl Policy for AllowedRegistries {
     type Settings = Settings;
-
-    fn extractors(settings: &Settings) -> &[ImageExtractor] {
-        &settings.custom_resources
-    }
 
     fn evaluate(
         settings: &Settings,

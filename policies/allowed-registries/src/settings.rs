@@ -1,4 +1,3 @@
-use sdk_shim::extract::ImageExtractor;
 use sdk_shim::pattern::RegistryPattern;
 use sdk_shim::settings::PolicySettings;
 use serde::Deserialize;
@@ -12,8 +11,6 @@ pub struct Settings {
     pub deny: Vec<RegistryPattern>,
     /// Rewrites to pull-through caches, applied before `allow` and `deny` judge the image.
     pub mirrors: Vec<Mirror>,
-    /// Where images live in custom resources.
-    pub custom_resources: Vec<ImageExtractor>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -7,7 +7,6 @@
 mod settings;
 
 use sdk_shim::entry::Policy;
-use sdk_shim::extract::ImageExtractor;
 use sdk_shim::host::Host;
 use sdk_shim::reference::ImageRef;
 use sdk_shim::request::AdmissionRequest;
@@ -20,10 +19,6 @@ pub struct PinDigest;
 
 impl Policy for PinDigest {
     type Settings = Settings;
-
-    fn extractors(settings: &Settings) -> &[ImageExtractor] {
-        &settings.custom_resources
-    }
 
     fn evaluate(
         settings: &Settings,

@@ -1,4 +1,3 @@
-use sdk_shim::extract::ImageExtractor;
 use sdk_shim::pattern::ImagePattern;
 use sdk_shim::settings::PolicySettings;
 use serde::Deserialize;
@@ -10,8 +9,6 @@ pub struct Settings {
     pub mutate: bool,
     /// Images never checked, e.g. `registry.k8s.io/pause:*`.
     pub exempt_images: Vec<ImagePattern>,
-    /// Where images live in custom resources.
-    pub custom_resources: Vec<ImageExtractor>,
 }
 
 impl PolicySettings for Settings {}
@@ -23,7 +20,7 @@ mod tests {
 
     #[test]
     fn defaults_and_errors() {
-        let settings: Settings = decode_settings(b"{}").unwrap();
+        let settings = decode_settings::<Settings>(b"{}").unwrap().own;
         assert!(!settings.mutate && settings.exempt_images.is_empty());
         let cases = [
             (

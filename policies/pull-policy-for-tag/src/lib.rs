@@ -16,7 +16,6 @@
 mod settings;
 
 use sdk_shim::entry::Policy;
-use sdk_shim::extract::ImageExtractor;
 use sdk_shim::host::Host;
 use sdk_shim::pattern::glob_match;
 use sdk_shim::reference::ImageRef;
@@ -34,10 +33,6 @@ pub struct PullPolicyForTag;
 
 impl Policy for PullPolicyForTag {
     type Settings = Settings;
-
-    fn extractors(settings: &Settings) -> &[ImageExtractor] {
-        &settings.custom_resources
-    }
 
     fn evaluate(
         settings: &Settings,

@@ -1,4 +1,3 @@
-use sdk_shim::extract::ImageExtractor;
 use sdk_shim::pattern::ImagePattern;
 use sdk_shim::settings::PolicySettings;
 use serde::Deserialize;
@@ -14,8 +13,6 @@ pub struct Settings {
     pub allow_always_for_immutable: bool,
     /// Set the fitting `imagePullPolicy` instead of rejecting.
     pub mutate: bool,
-    /// Where containers live in custom resources.
-    pub custom_resources: Vec<ImageExtractor>,
 }
 
 impl Default for Settings {
@@ -25,7 +22,6 @@ impl Default for Settings {
             allow_never_for: Vec::new(),
             allow_always_for_immutable: true,
             mutate: false,
-            custom_resources: Vec::new(),
         }
     }
 }
@@ -55,13 +51,15 @@ mod tests {
 
     #[test]
     fn defaults() {
-        let settings: Settings = decode_settings(b"{}").unwrap();
+        let settings = decode_settings::<Settings>(b"{}").unwrap().own;
         assert_eq!(settings.mutable_tags, vec!["latest"]);
         assert!(settings.allow_always_for_immutable);
         assert!(!settings.mutate);
         assert!(settings.allow_never_for.is_empty());
         // Fields not given keep their defaults.
-        let settings: Settings = decode_settings(br#"{"mutate": true}"#).unwrap();
+        let settings = decode_settings::<Settings>(br#"{"mutate": true}"#)
+            .unwrap()
+            .own;
         assert_eq!(settings.mutable_tags, vec!["latest"]);
         assert!(settings.allow_always_for_immutable);
     }

@@ -23,7 +23,6 @@ mod settings;
 
 use dockerconfig::{read_secret, Keyring, SecretRead};
 use sdk_shim::entry::Policy;
-use sdk_shim::extract::ImageExtractor;
 use sdk_shim::host::Host;
 use sdk_shim::pattern::any_matches;
 use sdk_shim::request::AdmissionRequest;
@@ -40,10 +39,6 @@ pub struct RequirePullSecret;
 
 impl Policy for RequirePullSecret {
     type Settings = Settings;
-
-    fn extractors(settings: &Settings) -> &[ImageExtractor] {
-        &settings.custom_resources
-    }
 
     fn evaluate(
         settings: &Settings,

@@ -1,4 +1,3 @@
-use sdk_shim::extract::ImageExtractor;
 use sdk_shim::pattern::RegistryPattern;
 use sdk_shim::settings::PolicySettings;
 use serde::Deserialize;
@@ -12,8 +11,6 @@ pub struct Settings {
     pub verify_secrets: bool,
     /// Add this secret to `imagePullSecrets` instead of rejecting.
     pub secret_name: Option<String>,
-    /// Where images live in custom resources.
-    pub custom_resources: Vec<ImageExtractor>,
 }
 
 impl PolicySettings for Settings {
@@ -76,8 +73,7 @@ mod tests {
             let err = decode_settings::<Settings>(json.as_bytes()).unwrap_err();
             assert!(err.starts_with(expected), "{json}: {err}");
         }
-        let settings: Settings =
-            decode_settings(br#"{"registries": ["*.dkr.ecr.*.amazonaws.com", "ghcr.io/acme"], "secretName": "regcred"}"#).unwrap();
+        let settings = decode_settings::<Settings>(br#"{"registries": ["*.dkr.ecr.*.amazonaws.com", "ghcr.io/acme"], "secretName": "regcred"}"#).unwrap().own;
         assert!(!settings.verify_secrets);
     }
 }
