@@ -13,6 +13,8 @@ use std::sync::Mutex;
 pub struct HostCapabilities {
     /// Fully-qualified image reference -> manifest digest.
     pub digests: BTreeMap<String, String>,
+    /// Fully-qualified image reference -> the error its lookup gives.
+    pub digest_errors: BTreeMap<String, String>,
     /// Kubernetes objects (Secrets, ServiceAccounts, …).
     pub resources: Vec<Value>,
     /// Every host call made, as `namespace/operation payload`, for tests to inspect.
@@ -78,6 +80,12 @@ impl HostCapabilities {
         self
     }
 
+    pub fn with_failing_digest(mut self, image: &str, error: &str) -> Self {
+        self.digest_errors
+            .insert(image.to_string(), error.to_string());
+        self
+    }
+
     /// Answers digest lookups missing from the fixtures from the real registries; the hosts listed
     /// (loopback test registries) are spoken to over plain HTTP.
     pub fn with_registry_lookups(mut self, plain_http_hosts: Vec<String>) -> Result<Self> {
@@ -139,6 +147,9 @@ impl HostCapabilities {
             ("kubewarden", "oci", "v1/manifest_digest") => {
                 let image: String = serde_json::from_slice(payload)
                     .map_err(|e| format!("bad manifest_digest request: {e}"))?;
+                if let Some(error) = self.digest_errors.get(&image) {
+                    return Err(error.clone());
+                }
                 let digest = match (self.digests.get(&image), &self.registry) {
                     (Some(digest), _) => digest.clone(),
                     (None, Some(registry)) => registry.digest(&image)?,

@@ -2,6 +2,8 @@
 //! host access, strict settings and the waPC entry point. A policy crate implements
 //! [`entry::Policy`] and calls [`register_policy!`].
 
+#[cfg(not(target_arch = "wasm32"))]
+pub mod cases;
 pub mod entry;
 pub mod extract;
 pub mod host;

@@ -3,6 +3,7 @@
 pub mod annotate;
 pub mod artifacthub;
 pub mod cosign;
+pub mod kwctl_checks;
 pub mod oci;
 pub mod pipeline;
 pub mod policy;

@@ -102,6 +102,7 @@ impl PolicyCrate {
                 self.name
             );
         }
+        crate::kwctl_checks::check(self)?;
         self.check_capabilities()
     }
 

@@ -1,0 +1,624 @@
+//! A policy's case table: `policies/<name>/cases.yml`, written once and run twice, natively by
+//! the policy's own tests ([`run_native`]) and through the shipped `.wasm` by `e2e`'s runner.
+//!
+//! ```yaml
+//! host:                             # host state shared by every case (a case may give its own)
+//!   cluster: test_data/cluster.json # Kubernetes objects: a `List`, one object, or YAML documents
+//!   digests:                        # fully-qualified image -> digest, or {error: why}
+//!     docker.io/library/nginx:1.25: sha256:…
+//! cases:
+//!   - name: an unpinned image is refused      # unique in the table
+//!     request: test_data/pod_latest.json     # an AdmissionReview or its `request`
+//!     requestChanges:                        # optional: values set in the request first
+//!       /object/spec/containers/0/image: "[::1]"
+//!     settings: {exemptImages: []}           # default {}
+//!     expect:
+//!       allowed: false
+//!       code: 400                            # optional
+//!       message: ["not pinned to a digest"]  # fragments the message must contain
+//!       messageExcludes: ["'api'"]           # fragments it must not contain
+//!       warnings: ["left as is"]             # exactly this many warnings, each containing its fragment
+//!       mutated: {/spec/containers/0/image: "nginx@sha256:…"}  # exactly what the mutation changes
+//!       secretsNotShown: [s3cr3t]            # in the host state, and nowhere in the answer
+//!   - name: a bad pattern is refused
+//!     settings: {exemptImages: [pause]}
+//!     expect:
+//!       settingsError: "exemptImages[0]: pattern 'pause'"
+//! ```
+//!
+//! Without `mutated`, a case expects no mutation; without `warnings`, warnings are not checked.
+//! Every case's settings must be valid unless it expects `settingsError`.
+
+use crate::entry::{validate, validate_settings, Policy};
+use crate::host::FixtureHost;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The file name of a policy's case table, in its folder.
+pub const CASES_FILE: &str = "cases.yml";
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CaseTable {
+    #[serde(default)]
+    pub host: HostState,
+    pub cases: Vec<Case>,
+    /// The folder the table's paths are relative to.
+    #[serde(skip)]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Case {
+    pub name: String,
+    pub request: Option<PathBuf>,
+    /// JSON pointer (into the `request`) -> value set there before the request is evaluated.
+    #[serde(default)]
+    pub request_changes: BTreeMap<String, Value>,
+    #[serde(default = "empty_object")]
+    pub settings: Value,
+    pub host: Option<HostState>,
+    pub expect: Expect,
+}
+
+/// What the host answers: image digests and cluster objects.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HostState {
+    #[serde(default)]
+    pub digests: BTreeMap<String, DigestAnswer>,
+    pub cluster: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum DigestAnswer {
+    Digest(String),
+    Error { error: String },
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Expect {
+    pub settings_error: Option<String>,
+    pub allowed: Option<bool>,
+    pub code: Option<u16>,
+    #[serde(default)]
+    pub message: Vec<String>,
+    #[serde(default)]
+    pub message_excludes: Vec<String>,
+    pub warnings: Option<Vec<String>>,
+    pub mutated: Option<BTreeMap<String, Value>>,
+    #[serde(default)]
+    pub secrets_not_shown: Vec<String>,
+}
+
+fn empty_object() -> Value {
+    Value::Object(Map::new())
+}
+
+/// The host state as loaded: digests and the cluster's objects.
+#[derive(Debug, Default, Clone)]
+pub struct LoadedHost {
+    pub digests: BTreeMap<String, Result<String, String>>,
+    pub resources: Vec<Value>,
+}
+
+impl LoadedHost {
+    pub fn fixture_host(&self) -> FixtureHost {
+        FixtureHost {
+            digests: self.digests.clone().into_iter().collect(),
+            resources: self.resources.clone(),
+        }
+    }
+}
+
+/// What a policy answered to one case: its settings answer, and its `validate` answer as JSON.
+pub struct Answer {
+    pub settings_valid: bool,
+    pub settings_message: Option<String>,
+    pub response: Option<Value>,
+}
+
+impl CaseTable {
+    /// Reads `<dir>/cases.yml`.
+    pub fn load(dir: &Path) -> Result<Self, String> {
+        let path = dir.join(CASES_FILE);
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let mut table: CaseTable =
+            yaml_serde::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        table.dir = dir.to_path_buf();
+        let mut names = std::collections::HashSet::new();
+        for case in &table.cases {
+            if !names.insert(case.name.as_str()) {
+                return Err(format!(
+                    "{}: two cases named '{}'",
+                    path.display(),
+                    case.name
+                ));
+            }
+        }
+        Ok(table)
+    }
+
+    /// The host state of a case: its own, else the table's.
+    pub fn host_for(&self, case: &Case) -> Result<LoadedHost, String> {
+        let state = case.host.as_ref().unwrap_or(&self.host);
+        let mut host = LoadedHost::default();
+        for (image, answer) in &state.digests {
+            let answer = match answer {
+                DigestAnswer::Digest(digest) => Ok(digest.clone()),
+                DigestAnswer::Error { error } => Err(error.clone()),
+            };
+            host.digests.insert(image.clone(), answer);
+        }
+        if let Some(cluster) = &state.cluster {
+            host.resources = read_objects(&self.dir.join(cluster))?;
+        }
+        Ok(host)
+    }
+
+    /// The `request` of a case's request file (which may hold a whole `AdmissionReview`).
+    pub fn request_for(&self, case: &Case) -> Result<Option<Value>, String> {
+        let Some(file) = &case.request else {
+            return Ok(None);
+        };
+        let path = self.dir.join(file);
+        let value = read_objects(&path)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| format!("{} is empty", path.display()))?;
+        let mut request = match value.get("request") {
+            Some(request)
+                if value.get("kind").and_then(Value::as_str) == Some("AdmissionReview") =>
+            {
+                request.clone()
+            }
+            _ => value,
+        };
+        for (pointer, new) in &case.request_changes {
+            let slot = request.pointer_mut(pointer).ok_or_else(|| {
+                format!("requestChanges: {pointer} is not in {}", path.display())
+            })?;
+            *slot = new.clone();
+        }
+        Ok(Some(request))
+    }
+
+    /// Runs every case with `evaluate` and checks its answer; returns how many ran, or every
+    /// failure, each naming its case.
+    pub fn run(
+        &self,
+        mut evaluate: impl FnMut(&Case, Option<&Value>, &LoadedHost) -> Result<Answer, String>,
+    ) -> Result<usize, String> {
+        let mut failures = Vec::new();
+        for case in &self.cases {
+            let outcome = (|| {
+                let host = self.host_for(case)?;
+                let request = self.request_for(case)?;
+                let answer = evaluate(case, request.as_ref(), &host)?;
+                case.check(&answer, request.as_ref(), &host)
+            })();
+            if let Err(why) = outcome {
+                failures.push(format!(
+                    "{}: case '{}': {why}",
+                    self.dir.display(),
+                    case.name
+                ));
+            }
+        }
+        match failures.is_empty() {
+            true => Ok(self.cases.len()),
+            false => Err(failures.join("\n")),
+        }
+    }
+}
+
+impl Case {
+    /// Whether `answer` is what the case expects.
+    pub fn check(
+        &self,
+        answer: &Answer,
+        request: Option<&Value>,
+        host: &LoadedHost,
+    ) -> Result<(), String> {
+        let expect = &self.expect;
+        if let Some(fragment) = &expect.settings_error {
+            let message = answer.settings_message.as_deref().unwrap_or("");
+            return match !answer.settings_valid && message.contains(fragment.as_str()) {
+                true => Ok(()),
+                false => Err(format!(
+                    "settings should be refused with '{fragment}', got valid={} {message:?}",
+                    answer.settings_valid
+                )),
+            };
+        }
+        if !answer.settings_valid {
+            return Err(format!(
+                "settings refused: {:?}",
+                answer.settings_message.as_deref().unwrap_or("")
+            ));
+        }
+        let (Some(response), Some(request)) = (&answer.response, request) else {
+            return Err("a case without settingsError needs a request".to_string());
+        };
+        let allowed = expect
+            .allowed
+            .ok_or("a case with a request must say whether it is allowed")?;
+        let text = |field: &str| response.get(field).and_then(Value::as_str).unwrap_or("");
+        let message = text("message");
+        if response.get("accepted") != Some(&Value::Bool(allowed)) {
+            return Err(format!("expected allowed={allowed}, got {response}"));
+        }
+        if let Some(code) = expect.code {
+            if response.get("code").and_then(Value::as_u64) != Some(u64::from(code)) {
+                return Err(format!("expected code {code}, got {response}"));
+            }
+        }
+        for fragment in &expect.message {
+            if !message.contains(fragment.as_str()) {
+                return Err(format!("message lacks '{fragment}': {message:?}"));
+            }
+        }
+        for fragment in &expect.message_excludes {
+            if message.contains(fragment.as_str()) {
+                return Err(format!(
+                    "message should not contain '{fragment}': {message:?}"
+                ));
+            }
+        }
+        if let Some(expected) = &expect.warnings {
+            let warnings: Vec<&str> = response
+                .get("warnings")
+                .and_then(Value::as_array)
+                .map(|w| w.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            let fits = warnings.len() == expected.len()
+                && warnings
+                    .iter()
+                    .zip(expected)
+                    .all(|(w, e)| w.contains(e.as_str()));
+            if !fits {
+                return Err(format!("expected warnings {expected:?}, got {warnings:?}"));
+            }
+        }
+        let mutated = response.get("mutated_object").filter(|m| !m.is_null());
+        match (&expect.mutated, mutated) {
+            (None, None) => {}
+            (None, Some(object)) => {
+                return Err(format!(
+                    "expected no mutation, got changes {:?}",
+                    changes(request.get("object").unwrap_or(&Value::Null), object)
+                ))
+            }
+            (Some(expected), None) => {
+                return Err(format!("expected the mutation {expected:?}, got none"))
+            }
+            (Some(expected), Some(object)) => {
+                let got = changes(request.get("object").unwrap_or(&Value::Null), object);
+                if &got != expected {
+                    return Err(format!("expected the mutation {expected:?}, got {got:?}"));
+                }
+            }
+        }
+        let known = host_strings(host);
+        let answer_text = response.to_string();
+        for secret in &expect.secrets_not_shown {
+            if !known.iter().any(|s| s.contains(secret.as_str())) {
+                return Err(format!(
+                    "secretsNotShown: '{secret}' is not in the host state, so the check proves nothing"
+                ));
+            }
+            if answer_text.contains(secret.as_str()) {
+                return Err(format!("the answer shows the secret '{secret}'"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What `after` changes in `before`: pointer -> new value (`null` when removed). Arrays of
+/// another length are one change of the whole array.
+pub fn changes(before: &Value, after: &Value) -> BTreeMap<String, Value> {
+    let mut found = BTreeMap::new();
+    diff(before, after, &mut String::new(), &mut found);
+    found
+}
+
+fn diff(before: &Value, after: &Value, at: &mut String, found: &mut BTreeMap<String, Value>) {
+    let len = at.len();
+    match (before, after) {
+        (Value::Object(old), Value::Object(new)) => {
+            for (key, value) in new {
+                push_token(at, key);
+                diff(old.get(key).unwrap_or(&Value::Null), value, at, found);
+                at.truncate(len);
+            }
+            for key in old.keys().filter(|k| !new.contains_key(*k)) {
+                push_token(at, key);
+                found.insert(at.clone(), Value::Null);
+                at.truncate(len);
+            }
+        }
+        (Value::Array(old), Value::Array(new)) if old.len() == new.len() => {
+            for (i, (old, new)) in old.iter().zip(new).enumerate() {
+                at.push_str(&format!("/{i}"));
+                diff(old, new, at, found);
+                at.truncate(len);
+            }
+        }
+        _ if before == after => {}
+        _ => {
+            found.insert(at.clone(), after.clone());
+        }
+    }
+}
+
+fn push_token(pointer: &mut String, key: &str) {
+    pointer.push('/');
+    pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
+}
+
+/// Every string of the host's objects, and what base64 strings among them decode to (the data
+/// of Secrets, the `auth` of a Docker config), so a secret can be shown to be there.
+fn host_strings(host: &LoadedHost) -> Vec<String> {
+    let mut strings = Vec::new();
+    for value in &host.resources {
+        collect_strings(value, 3, &mut strings);
+    }
+    strings
+}
+
+fn collect_strings(value: &Value, depth: u8, strings: &mut Vec<String>) {
+    match value {
+        Value::String(text) => {
+            strings.push(text.clone());
+            if depth == 0 {
+                return;
+            }
+            use base64::Engine;
+            let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(text) else {
+                return;
+            };
+            let Ok(decoded) = String::from_utf8(bytes) else {
+                return;
+            };
+            match serde_json::from_str::<Value>(&decoded) {
+                Ok(json) if json.is_object() => collect_strings(&json, depth - 1, strings),
+                _ => collect_strings(&Value::String(decoded), depth - 1, strings),
+            }
+        }
+        Value::Array(items) => items
+            .iter()
+            .for_each(|v| collect_strings(v, depth, strings)),
+        Value::Object(map) => map.iter().for_each(|(k, v)| {
+            strings.push(k.clone());
+            collect_strings(v, depth, strings);
+        }),
+        _ => {}
+    }
+}
+
+/// Kubernetes objects from a JSON or YAML file: one object, a `List`'s items, or several documents.
+pub fn read_objects(path: &Path) -> Result<Vec<Value>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut objects = Vec::new();
+    for document in yaml_serde::Deserializer::from_str(&text) {
+        let value = Value::deserialize(document).map_err(|e| format!("{}: {e}", path.display()))?;
+        match value.get("items").and_then(Value::as_array) {
+            Some(items) if value.get("kind").and_then(Value::as_str) == Some("List") => {
+                objects.extend(items.iter().cloned())
+            }
+            _ if value.is_null() => {}
+            _ => objects.push(value),
+        }
+    }
+    Ok(objects)
+}
+
+/// Runs a policy's case table natively, as its waPC entry points would; panics listing every
+/// failing case. A policy's tests call it once: `run_native::<MyPolicy>(env!("CARGO_MANIFEST_DIR"))`.
+pub fn run_native<P: Policy>(dir: &str) {
+    let table = CaseTable::load(Path::new(dir)).unwrap_or_else(|e| panic!("{e}"));
+    let ran = table.run(|case, request, host| {
+        let settings = serde_json::to_vec(&case.settings).map_err(|e| e.to_string())?;
+        let settings_answer: Value = serde_json::from_slice(&validate_settings::<P>(&settings))
+            .map_err(|e| e.to_string())?;
+        let response = match request {
+            Some(request) => {
+                let payload = serde_json::json!({"request": request, "settings": case.settings});
+                let bytes = validate::<P>(payload.to_string().as_bytes(), &host.fixture_host());
+                Some(serde_json::from_slice(&bytes).map_err(|e| e.to_string())?)
+            }
+            None => None,
+        };
+        Ok(Answer {
+            settings_valid: settings_answer["valid"] == Value::Bool(true),
+            settings_message: settings_answer["message"].as_str().map(str::to_string),
+            response,
+        })
+    });
+    match ran {
+        Ok(count) => assert!(count > 0, "{dir}/{CASES_FILE} has no cases"),
+        Err(failures) => panic!("failing cases:\n{failures}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn changes_name_each_changed_leaf() {
+        let before = json!({"spec": {"containers": [{"image": "a"}, {"image": "b"}], "x/y": 1}});
+        let after = json!({"spec": {"containers": [{"image": "a"}, {"image": "c", "imagePullPolicy": "Always"}], "x/y": 2, "s": [1]}});
+        let found = changes(&before, &after);
+        assert_eq!(
+            found,
+            BTreeMap::from([
+                ("/spec/containers/1/image".to_string(), json!("c")),
+                (
+                    "/spec/containers/1/imagePullPolicy".to_string(),
+                    json!("Always")
+                ),
+                ("/spec/x~1y".to_string(), json!(2)),
+                ("/spec/s".to_string(), json!([1])),
+            ])
+        );
+        let shorter = changes(&json!({"a": [1, 2]}), &json!({"a": [1]}));
+        assert_eq!(shorter, BTreeMap::from([("/a".to_string(), json!([1]))]));
+        let removed = changes(&json!({"a": 1, "b": 2}), &json!({"a": 1}));
+        assert_eq!(removed, BTreeMap::from([("/b".to_string(), Value::Null)]));
+        assert!(changes(&before, &before).is_empty());
+    }
+
+    fn answer(response: Value) -> Answer {
+        Answer {
+            settings_valid: true,
+            settings_message: None,
+            response: Some(response),
+        }
+    }
+
+    fn case(expect: Value) -> Case {
+        serde_json::from_value(json!({"name": "c", "expect": expect})).unwrap()
+    }
+
+    #[test]
+    fn each_expectation_can_fail() {
+        let request = json!({"object": {"spec": {"image": "a"}}});
+        let host = LoadedHost {
+            resources: vec![json!({"data": {"password": "czNjcjN0"}})], // "s3cr3t"
+            ..Default::default()
+        };
+        let rejected =
+            json!({"accepted": false, "code": 400, "message": "bad image 'a'", "warnings": ["w1"]});
+        let mutated = json!({"accepted": true, "mutated_object": {"spec": {"image": "b"}}});
+        // (expect, response, failure fragment or "" for a pass)
+        let cases = [
+            (
+                json!({"allowed": false, "message": ["bad image"]}),
+                &rejected,
+                "",
+            ),
+            (json!({"allowed": true}), &rejected, "expected allowed=true"),
+            (
+                json!({"allowed": false, "code": 403}),
+                &rejected,
+                "expected code 403",
+            ),
+            (json!({"allowed": false, "code": 400}), &rejected, ""),
+            (
+                json!({"allowed": false, "message": ["good"]}),
+                &rejected,
+                "message lacks 'good'",
+            ),
+            (
+                json!({"allowed": false, "messageExcludes": ["'a'"]}),
+                &rejected,
+                "should not contain",
+            ),
+            (json!({"allowed": false, "warnings": ["w1"]}), &rejected, ""),
+            (
+                json!({"allowed": false, "warnings": []}),
+                &rejected,
+                "expected warnings",
+            ),
+            (
+                json!({"allowed": false, "warnings": ["w2"]}),
+                &rejected,
+                "expected warnings",
+            ),
+            (json!({"allowed": true}), &mutated, "expected no mutation"),
+            (
+                json!({"allowed": true, "mutated": {"/spec/image": "b"}}),
+                &mutated,
+                "",
+            ),
+            (
+                json!({"allowed": true, "mutated": {"/spec/image": "c"}}),
+                &mutated,
+                "expected the mutation",
+            ),
+            (
+                json!({"allowed": false, "mutated": {"/spec/image": "b"}}),
+                &rejected,
+                "got none",
+            ),
+            (
+                json!({"allowed": false, "secretsNotShown": ["s3cr3t"]}),
+                &rejected,
+                "",
+            ),
+            (
+                json!({"allowed": false, "secretsNotShown": ["hunter2"]}),
+                &rejected,
+                "not in the host state",
+            ),
+            (
+                json!({"allowed": false, "secretsNotShown": ["bad"]}),
+                &json!({"accepted": false, "message": "bad"}),
+                "not in the host state",
+            ),
+        ];
+        for (expect, response, failure) in cases {
+            let outcome =
+                case(expect.clone()).check(&answer(response.clone()), Some(&request), &host);
+            match failure {
+                "" => assert!(outcome.is_ok(), "{expect}: {outcome:?}"),
+                _ => assert!(
+                    outcome.as_ref().is_err_and(|e| e.contains(failure)),
+                    "{expect}: {outcome:?}"
+                ),
+            }
+        }
+        let leaky = LoadedHost {
+            resources: vec![json!({"data": {"password": "YmFk"}})], // "bad"
+            ..Default::default()
+        };
+        let outcome = case(json!({"allowed": false, "secretsNotShown": ["bad"]})).check(
+            &answer(json!({"accepted": false, "message": "bad"})),
+            Some(&request),
+            &leaky,
+        );
+        assert!(outcome.is_err_and(|e| e.contains("shows the secret")));
+    }
+
+    #[test]
+    fn settings_cases() {
+        let refused = Answer {
+            settings_valid: false,
+            settings_message: Some("mutate: invalid type".to_string()),
+            response: None,
+        };
+        let expect_error = case(json!({"settingsError": "mutate:"}));
+        assert!(expect_error
+            .check(&refused, None, &LoadedHost::default())
+            .is_ok());
+        let expect_other = case(json!({"settingsError": "allow:"}));
+        assert!(expect_other
+            .check(&refused, None, &LoadedHost::default())
+            .is_err());
+        let expect_request = case(json!({"allowed": true}));
+        assert!(expect_request
+            .check(&refused, None, &LoadedHost::default())
+            .is_err_and(|e| e.contains("settings refused")));
+        let valid = Answer {
+            settings_valid: true,
+            settings_message: None,
+            response: None,
+        };
+        assert!(expect_error
+            .check(&valid, None, &LoadedHost::default())
+            .is_err());
+        assert!(expect_request
+            .check(&valid, None, &LoadedHost::default())
+            .is_err_and(|e| e.contains("needs a request")));
+    }
+}
