@@ -146,6 +146,22 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// Every policy folder under `root/policies/` (a folder with a `Cargo.toml`), with its name,
+/// sorted: the policy set is the folders.
+pub fn policy_dirs(root: &Path) -> Result<Vec<(String, PathBuf)>> {
+    let policies = root.join("policies");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&policies)
+        .with_context(|| format!("cannot read {}", policies.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("Cargo.toml").exists())
+        .collect();
+    dirs.sort();
+    Ok(dirs
+        .into_iter()
+        .filter_map(|dir| Some((dir.file_name()?.to_str()?.to_string(), dir)))
+        .collect())
+}
+
 /// The annotated `.wasm` of a policy, built by the main job into `dist/`.
 pub fn built_policy(name: &str) -> Result<PathBuf> {
     let path = workspace_root().join("dist").join(format!("{name}.wasm"));

@@ -11,16 +11,7 @@ use std::sync::Arc;
 
 /// Every policy folder, by name.
 fn policies() -> Vec<(String, PathBuf)> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(workspace_root().join("policies"))
-        .expect("policies/")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.join("Cargo.toml").exists())
-        .collect();
-    dirs.sort();
-    let policies: Vec<(String, PathBuf)> = dirs
-        .into_iter()
-        .map(|dir| (dir.file_name().unwrap().to_string_lossy().into_owned(), dir))
-        .collect();
+    let policies = e2e::policy_dirs(&workspace_root()).expect("policies/");
     assert!(!policies.is_empty(), "no policy folders found");
     policies
 }
@@ -51,7 +42,8 @@ impl Used {
     fn declared(dir: &std::path::Path) -> Self {
         let text = std::fs::read_to_string(dir.join("metadata.yml")).expect("metadata.yml");
         let metadata: Value = yaml_serde::from_str(&text).expect("metadata.yml is YAML");
-        let strings = |value: &Value| -> Vec<Value> { value.as_array().cloned().unwrap_or_default() };
+        let strings =
+            |value: &Value| -> Vec<Value> { value.as_array().cloned().unwrap_or_default() };
         Used {
             capabilities: strings(&metadata["hostCapabilities"])
                 .iter()
@@ -114,9 +106,11 @@ fn every_case_of_every_policy_through_its_wasm() {
                 ),
                 None => None,
             };
-            if let (Some(request), Some(fresh), true) =
-                (request, &response, host.digests.is_empty() && host.resources.is_empty())
-            {
+            if let (Some(request), Some(fresh), true) = (
+                request,
+                &response,
+                host.digests.is_empty() && host.resources.is_empty(),
+            ) {
                 let again = warm
                     .validate(request, &case.settings)
                     .map_err(|e| format!("{e:#}"))?;
@@ -152,7 +146,9 @@ fn every_case_of_every_policy_through_its_wasm() {
 fn every_policy_speaks_protocol_v1() {
     for (name, _) in policies() {
         let module = PolicyModule::load(&built_policy(&name).unwrap()).unwrap();
-        let instance = module.instantiate(Arc::new(HostCapabilities::new())).unwrap();
+        let instance = module
+            .instantiate(Arc::new(HostCapabilities::new()))
+            .unwrap();
         assert_eq!(instance.protocol_version().unwrap(), "v1", "{name}");
     }
 }
@@ -190,7 +186,9 @@ fn malformed_payloads_are_rejected_not_trapped() {
     ];
     for (name, _) in policies() {
         let module = PolicyModule::load(&built_policy(&name).unwrap()).unwrap();
-        let instance = module.instantiate(Arc::new(HostCapabilities::new())).unwrap();
+        let instance = module
+            .instantiate(Arc::new(HostCapabilities::new()))
+            .unwrap();
         for (payload, expected) in payloads {
             let response = instance.validate_raw(payload).unwrap();
             assert!(!response.accepted, "{name}: {response:?}");
@@ -201,7 +199,9 @@ fn malformed_payloads_are_rejected_not_trapped() {
             );
         }
         // The instance still answers after bad input.
-        let settings = instance.validate_settings(&serde_json::json!({"x": 1})).unwrap();
+        let settings = instance
+            .validate_settings(&serde_json::json!({"x": 1}))
+            .unwrap();
         assert!(!settings.valid, "{name}");
     }
 }

@@ -4,9 +4,13 @@
 #[path = "../checks/policy.rs"]
 mod checks;
 
+include!("policies.rs");
+
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    checks::settings::<allowed_registries::AllowedRegistries>(data);
-    checks::settings::<pin_digest::PinDigest>(data);
-    checks::settings::<pull_policy_for_tag::PullPolicyForTag>(data);
-    checks::settings::<require_pull_secret::RequirePullSecret>(data);
+    macro_rules! check {
+        ($policy:ty) => {
+            checks::settings::<$policy>(data);
+        };
+    }
+    for_each_policy!(check);
 });

@@ -2,6 +2,8 @@
 //! the policy's own tests ([`run_native`]) and through the shipped `.wasm` by `e2e`'s runner.
 //!
 //! ```yaml
+//! bench:                            # optional: what `cargo bench -p e2e` measures this policy with
+//!   settings: {exemptImages: ["registry.k8s.io/pause:*"]}
 //! host:                             # host state shared by every case (a case may give its own)
 //!   cluster: test_data/cluster.json # Kubernetes objects: a `List`, one object, or YAML documents
 //!   digests:                        # fully-qualified image -> digest, or {error: why}
@@ -45,9 +47,27 @@ pub struct CaseTable {
     #[serde(default)]
     pub host: HostState,
     pub cases: Vec<Case>,
+    #[serde(default)]
+    pub bench: Bench,
     /// The folder the table's paths are relative to.
     #[serde(skip)]
     pub dir: PathBuf,
+}
+
+/// How the benchmark runs the policy.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Bench {
+    #[serde(default = "empty_object")]
+    pub settings: Value,
+}
+
+impl Default for Bench {
+    fn default() -> Self {
+        Bench {
+            settings: empty_object(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -181,9 +201,9 @@ impl CaseTable {
             _ => value,
         };
         for (pointer, new) in &case.request_changes {
-            let slot = request.pointer_mut(pointer).ok_or_else(|| {
-                format!("requestChanges: {pointer} is not in {}", path.display())
-            })?;
+            let slot = request
+                .pointer_mut(pointer)
+                .ok_or_else(|| format!("requestChanges: {pointer} is not in {}", path.display()))?;
             *slot = new.clone();
         }
         Ok(Some(request))

@@ -16,7 +16,8 @@
 //! - `readme` is added (the policy's README.md), which kwctl leaves to Artifact Hub's lookup.
 
 use crate::kwctl_checks::{self, parse_author, Maintainer, Workspace};
-use crate::pipeline::{workspace_field, PUBLISHED_PREFIX};
+use crate::pipeline::PUBLISHED_PREFIX;
+use crate::policy::workspace_field;
 use crate::policy::PolicyCrate;
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
@@ -55,6 +56,7 @@ pub fn generate(root: &Path) -> Result<Vec<(PathBuf, String)>> {
         PathBuf::from("artifacthub-repo.yml"),
         render(&repository(root)?)?,
     ));
+    files.extend(crate::derived::generate(root, &policies)?);
     Ok(files)
 }
 

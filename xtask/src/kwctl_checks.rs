@@ -26,8 +26,9 @@
 //! each author needs a name (Artifact Hub shows maintainers by name), and the fields our
 //! generator reads (author, url, source, license, resources, category, severity) are required.
 
-use crate::pipeline::{workspace_field, PUBLISHED_PREFIX};
+use crate::pipeline::PUBLISHED_PREFIX;
 use crate::policy::PolicyCrate;
+use crate::policy::{workspace_field, workspace_list};
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
 use std::path::Path;
@@ -69,10 +70,12 @@ pub struct Workspace {
 
 impl Workspace {
     pub fn read(root: &Path) -> Result<Self> {
-        let authors = workspace_field(root, "authors")?;
+        let authors = workspace_list(root, "authors")?;
+        if authors.is_empty() {
+            bail!("the root Cargo.toml lists no authors");
+        }
         Ok(Workspace {
-            authors: toml_string_array(&authors)
-                .with_context(|| format!("the root Cargo.toml authors {authors}"))?,
+            authors,
             repository: workspace_field(root, "repository")?,
             license: workspace_field(root, "license")?,
         })
@@ -442,40 +445,4 @@ fn check_oci_repository(url: &str) -> std::result::Result<(), &'static str> {
         return Err("must name its registry host");
     }
     Ok(())
-}
-
-/// A one-line TOML array of basic strings: `["a", "b"]`.
-fn toml_string_array(text: &str) -> Result<Vec<String>> {
-    let inner = text
-        .trim()
-        .strip_prefix('[')
-        .and_then(|t| t.strip_suffix(']'))
-        .context("must be a one-line array of strings")?;
-    let mut values = Vec::new();
-    let mut chars = inner.chars().peekable();
-    loop {
-        while chars.next_if(|c| c.is_whitespace() || *c == ',').is_some() {}
-        match chars.next() {
-            None => break,
-            Some('"') => {}
-            Some(c) => bail!("unexpected {c:?}: must be an array of \"strings\""),
-        }
-        let mut value = String::new();
-        loop {
-            match chars.next() {
-                Some('"') => break,
-                Some('\\') => match chars.next() {
-                    Some(c @ ('"' | '\\')) => value.push(c),
-                    other => bail!("unsupported escape \\{other:?}"),
-                },
-                Some(c) => value.push(c),
-                None => bail!("unterminated string"),
-            }
-        }
-        values.push(value);
-    }
-    if values.is_empty() {
-        bail!("must list at least one author");
-    }
-    Ok(values)
 }

@@ -3,8 +3,10 @@
 pub mod annotate;
 pub mod artifacthub;
 pub mod cosign;
+pub mod derived;
 pub mod kwctl_checks;
 pub mod oci;
 pub mod pipeline;
 pub mod policy;
 pub mod registry;
+pub mod scaffold;

@@ -1,6 +1,8 @@
-//! `cargo run -p xtask -- <command>`: the project's build and release tasks.
+//! `cargo xtask <command>` (or `cargo run -p xtask -- <command>`): the project's build, release
+//! and maintenance tasks. `cargo xtask --help` lists them; every command has its own `--help`.
 
 use anyhow::{bail, Context, Result};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use e2e::{read_json_or_yaml, read_request, HostCapabilities, PolicyModule};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -8,188 +10,208 @@ use std::sync::Arc;
 use xtask::cosign::VerificationConfig;
 use xtask::pipeline::{self, workspace_root, Location, ReleaseOptions};
 
-const USAGE: &str = "usage: cargo run -p xtask -- <command>
-  build      compile every policy for wasm32-wasip1, annotate, write dist/<name>.wasm
-  release    build, package as OCI artifacts, sign; write dist/oci/ (the main job)
-             [--registry HOST[:PORT][/PREFIX]] [--insecure] [--key COSIGN_KEY]
-  verify     LOCATION (--key PUBLIC_KEY | --verification-config FILE) [--insecure]
-  run        LOCATION (--key PUBLIC_KEY | --verification-config FILE) --request-path FILE
-             [--settings-json JSON | --settings-path FILE] [--digests FILE] [--cluster-state FILE] [--insecure]
-  artifacthub  regenerate artifacthub-pkg.yml files and manifests/ [--check: only report drift]
-  test       build, then run the whole test suite and a smoke of every fuzz target
-LOCATION is registry://HOST[:PORT]/REPOSITORY:TAG (or @sha256:...) or oci://DIR:TAG.";
+#[derive(Parser)]
+#[command(
+    name = "xtask",
+    version,
+    about = "Build, release and maintain the image policies"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Compile every policy for wasm32-wasip1, annotate it, write dist/<name>.wasm
+    Build,
+    /// Build, package as OCI artifacts and sign: dist/oci/ (the main job), optionally push
+    Release {
+        /// Push to this registry: HOST[:PORT][/PREFIX]
+        #[arg(long)]
+        registry: Option<String>,
+        /// Speak plain HTTP to the registry (loopback registries always are)
+        #[arg(long)]
+        insecure: bool,
+        /// Sign with this cosign private key (default: a key generated under dist/keys/)
+        #[arg(long)]
+        key: Option<PathBuf>,
+    },
+    /// Fetch a published policy and verify its signature
+    Verify(Source),
+    /// Fetch, verify and evaluate one request: the whole chain a cluster runs
+    Run {
+        #[command(flatten)]
+        source: Source,
+        /// The AdmissionReview (or its request) to evaluate, JSON or YAML
+        #[arg(long)]
+        request_path: PathBuf,
+        /// Settings as JSON
+        #[arg(long, conflicts_with = "settings_path")]
+        settings_json: Option<String>,
+        /// Settings from a JSON or YAML file
+        #[arg(long)]
+        settings_path: Option<PathBuf>,
+        /// Image digests the host answers with (a map of image -> digest); may repeat
+        #[arg(long)]
+        digests: Vec<PathBuf>,
+        /// Kubernetes objects the host answers with (Secrets, ServiceAccounts); may repeat
+        #[arg(long)]
+        cluster_state: Vec<PathBuf>,
+    },
+    /// Regenerate every derived file: Artifact Hub packages, manifests/, the README's policy table
+    #[command(alias = "artifacthub")]
+    Generate {
+        /// Only report which files drifted; fail if any did
+        #[arg(long)]
+        check: bool,
+    },
+    /// Scaffold a new policy folder under policies/ and regenerate the derived files
+    NewPolicy {
+        /// The policy's name: lowercase words joined by '-', e.g. forbid-latest
+        name: String,
+        /// One line saying what it enforces
+        #[arg(long, default_value = "Refuses images whose tag is forbidden")]
+        description: String,
+    },
+    /// Build, then run the whole test suite and a smoke of every fuzz target
+    Test,
+    /// Print a shell completion script
+    Completions { shell: clap_complete::Shell },
+}
+
+/// Where a published policy is and how to trust it.
+#[derive(Args)]
+struct Source {
+    /// registry://HOST[:PORT]/REPOSITORY:TAG (or @sha256:...) or oci://DIR:TAG
+    location: String,
+    /// The cosign public key the policy must be signed with
+    #[arg(
+        long,
+        required_unless_present = "verification_config",
+        conflicts_with = "verification_config"
+    )]
+    key: Option<PathBuf>,
+    /// A Kubewarden verification config (keys, threshold)
+    #[arg(long)]
+    verification_config: Option<PathBuf>,
+    /// Speak plain HTTP to the registry (loopback registries always are)
+    #[arg(long)]
+    insecure: bool,
+}
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if let Err(e) = dispatch(&args) {
+    if let Err(e) = dispatch(Cli::parse()) {
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }
 }
 
-/// Command-line options: `--name value` pairs, bare flags and positional arguments.
-struct Options {
-    values: Vec<(String, String)>,
-    flags: Vec<String>,
-    positional: Vec<String>,
-}
-
-impl Options {
-    fn parse(args: &[String], flags: &[&str]) -> Result<Self> {
-        let mut options = Options {
-            values: Vec::new(),
-            flags: Vec::new(),
-            positional: Vec::new(),
-        };
-        let mut args = args.iter();
-        while let Some(arg) = args.next() {
-            if flags.contains(&arg.as_str()) {
-                options.flags.push(arg.clone());
-            } else if arg.starts_with("--") {
-                let value = args
-                    .next()
-                    .with_context(|| format!("{arg} needs a value\n{USAGE}"))?;
-                options.values.push((arg.clone(), value.clone()));
-            } else {
-                options.positional.push(arg.clone());
-            }
-        }
-        Ok(options)
-    }
-
-    fn value(&self, name: &str) -> Option<&str> {
-        self.values
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> {
-        self.values
-            .iter()
-            .filter(move |(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn flag(&self, name: &str) -> bool {
-        self.flags.iter().any(|f| f == name)
-    }
-
-    fn check_known(&self, known: &[&str]) -> Result<()> {
-        for (name, _) in &self.values {
-            if !known.contains(&name.as_str()) {
-                bail!("unknown option {name}\n{USAGE}");
-            }
-        }
-        Ok(())
-    }
-}
-
-fn dispatch(args: &[String]) -> Result<()> {
+fn dispatch(cli: Cli) -> Result<()> {
     let root = workspace_root();
-    let Some((command, rest)) = args.split_first() else {
-        bail!("{USAGE}")
-    };
-    let options = Options::parse(rest, &["--insecure", "--check"])?;
-    match command.as_str() {
-        "build" => pipeline::build(&root).map(|_| ()),
-        "release" => {
-            options.check_known(&["--registry", "--key"])?;
+    match cli.command {
+        Command::Build => pipeline::build(&root).map(|_| ()),
+        Command::Release {
+            registry,
+            insecure,
+            key,
+        } => {
             let release = ReleaseOptions {
-                registry: options.value("--registry").map(str::to_string),
-                insecure: options.flag("--insecure"),
-                key: options.value("--key").map(PathBuf::from),
+                registry,
+                insecure,
+                key,
                 layout: None,
             };
             pipeline::release(&root, &release).map(|_| ())
         }
-        "verify" => {
-            options.check_known(&["--key", "--verification-config"])?;
-            let location = location(&options)?;
-            let (digest, _) = location.fetch_verified(&verification_config(&options)?)?;
-            println!("verified {} @{digest}", options.positional[0]);
+        Command::Verify(source) => {
+            let (digest, _) = source.fetch_verified()?;
+            println!("verified {} @{digest}", source.location);
             Ok(())
         }
-        "run" => {
-            options.check_known(&[
-                "--key",
-                "--verification-config",
-                "--request-path",
-                "--settings-json",
-                "--settings-path",
-                "--digests",
-                "--cluster-state",
-            ])?;
-            run(&options)
+        Command::Run {
+            source,
+            request_path,
+            settings_json,
+            settings_path,
+            digests,
+            cluster_state,
+        } => {
+            let settings = match (settings_json, settings_path) {
+                (Some(json), _) => {
+                    serde_json::from_str(&json).context("--settings-json is not JSON")?
+                }
+                (None, Some(path)) => read_json_or_yaml(&path)?,
+                (None, None) => Value::Null,
+            };
+            run(&source, &request_path, &settings, &digests, &cluster_state)
         }
-        "artifacthub" => {
-            let differ = xtask::artifacthub::write_or_check(&root, options.flag("--check"))?;
-            if options.flag("--check") && !differ.is_empty() {
-                bail!(
-                    "generated files drifted (run `cargo run -p xtask -- artifacthub`): {differ:?}"
-                );
+        Command::Generate { check } => {
+            let differ = xtask::artifacthub::write_or_check(&root, check)?;
+            if check && !differ.is_empty() {
+                bail!("generated files drifted (run `cargo xtask generate`): {differ:?}");
             }
             Ok(())
         }
-        "test" => test(&root),
-        _ => bail!("{USAGE}"),
+        Command::NewPolicy { name, description } => {
+            let dir = xtask::scaffold::new_policy(&root, &name, &description)?;
+            println!(
+                "{} is ready: edit its src/, cases.yml and README.md; `cargo test -p {name}` runs its cases",
+                dir.display()
+            );
+            Ok(())
+        }
+        Command::Test => test(&root),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "xtask", &mut std::io::stdout());
+            Ok(())
+        }
     }
 }
 
-fn location(options: &Options) -> Result<Location> {
-    let [text] = options.positional.as_slice() else {
-        bail!("expected one LOCATION\n{USAGE}")
-    };
-    Location::parse(text, options.flag("--insecure"))
-}
-
-fn verification_config(options: &Options) -> Result<VerificationConfig> {
-    match (
-        options.value("--key"),
-        options.value("--verification-config"),
-    ) {
-        (Some(key), None) => {
-            let pem = std::fs::read_to_string(key).with_context(|| format!("cannot read {key}"))?;
-            Ok(VerificationConfig::single_key(&pem))
-        }
-        (None, Some(config)) => VerificationConfig::load(Path::new(config)),
-        _ => bail!(
-            "give exactly one of --key and --verification-config: unverified policies are not run"
-        ),
+impl Source {
+    fn fetch_verified(&self) -> Result<(String, Vec<u8>)> {
+        let location = Location::parse(&self.location, self.insecure)?;
+        let config = match (&self.key, &self.verification_config) {
+            (Some(key), None) => {
+                let pem = std::fs::read_to_string(key)
+                    .with_context(|| format!("cannot read {}", key.display()))?;
+                VerificationConfig::single_key(&pem)
+            }
+            (None, Some(config)) => VerificationConfig::load(config)?,
+            _ => bail!(
+                "give exactly one of --key and --verification-config: unverified policies are not run"
+            ),
+        };
+        location.fetch_verified(&config)
     }
 }
 
 /// Fetch, verify, and evaluate one request: the whole chain a cluster runs.
-fn run(options: &Options) -> Result<()> {
-    let location = location(options)?;
-    let (_, wasm) = location.fetch_verified(&verification_config(options)?)?;
-    let request_path = options
-        .value("--request-path")
-        .context("--request-path is required")?;
-    let request = read_request(Path::new(request_path))?;
-    let settings: Value = match (
-        options.value("--settings-json"),
-        options.value("--settings-path"),
-    ) {
-        (Some(json), _) => serde_json::from_str(json).context("--settings-json is not JSON")?,
-        (None, Some(path)) => read_json_or_yaml(Path::new(path))?,
-        (None, None) => Value::Null,
-    };
+fn run(
+    source: &Source,
+    request_path: &Path,
+    settings: &Value,
+    digests: &[PathBuf],
+    cluster_state: &[PathBuf],
+) -> Result<()> {
+    let (_, wasm) = source.fetch_verified()?;
+    let request = read_request(request_path)?;
     let mut capabilities = HostCapabilities::new();
-    for path in options.values("--digests") {
-        capabilities.load_digests(Path::new(path))?;
+    for path in digests {
+        capabilities.load_digests(path)?;
     }
-    for path in options.values("--cluster-state") {
-        capabilities.load_resources(Path::new(path))?;
+    for path in cluster_state {
+        capabilities.load_resources(path)?;
     }
     let instance = PolicyModule::from_bytes(&wasm)?.instantiate(Arc::new(capabilities))?;
-    let answer = instance.validate_settings(&settings)?;
+    let answer = instance.validate_settings(settings)?;
     if !answer.valid {
         bail!("invalid settings: {}", answer.message.unwrap_or_default());
     }
     println!(
         "{}",
-        serde_json::to_string_pretty(&instance.validate(&request, &settings)?)?
+        serde_json::to_string_pretty(&instance.validate(&request, settings)?)?
     );
     Ok(())
 }

@@ -4,7 +4,7 @@
 use crate::annotate;
 use crate::cosign::{self, VerificationConfig};
 use crate::oci::{self, Layout, Store};
-use crate::policy::PolicyCrate;
+use crate::policy::{workspace_field, PolicyCrate};
 use crate::registry::Registry;
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
@@ -254,13 +254,6 @@ fn commit_time(root: &Path) -> String {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .filter(|t| !t.is_empty())
         .unwrap_or_else(|| "1970-01-01T00:00:00Z".to_string())
-}
-
-/// A `[workspace.package]` field of the root Cargo.toml.
-pub fn workspace_field(root: &Path, key: &str) -> Result<String> {
-    let manifest = std::fs::read_to_string(root.join("Cargo.toml"))?;
-    crate::policy::cargo_toml_field(&manifest, key)
-        .with_context(|| format!("the root Cargo.toml has no {key}"))
 }
 
 /// Where an artifact is: `registry://host[:port]/repo(:tag|@sha256:…)` or

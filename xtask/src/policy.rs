@@ -1,6 +1,7 @@
 //! A policy crate as the release tools see it: its name, version, metadata.yml and README.
 
 use anyhow::{bail, Context, Result};
+use serde::Deserialize;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -19,14 +20,115 @@ pub struct PolicyCrate {
     pub profile: String,
 }
 
+/// The parts of a Cargo.toml the release reads.
+#[derive(Deserialize)]
+struct Manifest {
+    package: Option<Package>,
+    workspace: Option<Workspace>,
+}
+
+#[derive(Deserialize)]
+struct Package {
+    name: String,
+    version: Inherited,
+    #[serde(default)]
+    metadata: PackageMetadata,
+}
+
+#[derive(Deserialize, Default)]
+struct PackageMetadata {
+    release: Option<ReleaseMetadata>,
+}
+
+#[derive(Deserialize)]
+struct ReleaseMetadata {
+    date: String,
+    profile: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Workspace {
+    package: Option<toml::Table>,
+}
+
+/// A package field written out or taken from the workspace (`version.workspace = true`).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Inherited {
+    Value(String),
+    Workspace { workspace: bool },
+}
+
+fn read_manifest(path: &Path) -> Result<Manifest> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("{} is not a valid Cargo.toml", path.display()))
+}
+
+/// A `[workspace.package]` string field of the root Cargo.toml.
+pub fn workspace_field(root: &Path, key: &str) -> Result<String> {
+    match workspace_value(root, key)? {
+        toml::Value::String(text) => Ok(text),
+        other => bail!("[workspace.package] {key} is {other}, not a string"),
+    }
+}
+
+/// A `[workspace.package]` list of strings (`authors`).
+pub fn workspace_list(root: &Path, key: &str) -> Result<Vec<String>> {
+    let value = workspace_value(root, key)?;
+    value
+        .as_array()
+        .and_then(|items| {
+            items
+                .iter()
+                .map(|i| i.as_str().map(str::to_string))
+                .collect::<Option<Vec<_>>>()
+        })
+        .with_context(|| format!("[workspace.package] {key} must be a list of strings"))
+}
+
+fn workspace_value(root: &Path, key: &str) -> Result<toml::Value> {
+    let path = root.join("Cargo.toml");
+    read_manifest(&path)?
+        .workspace
+        .and_then(|w| w.package)
+        .and_then(|p| p.get(key).cloned())
+        .with_context(|| format!("{} has no [workspace.package] {key}", path.display()))
+}
+
 impl PolicyCrate {
     pub fn load(dir: &Path) -> Result<Self> {
-        let manifest = std::fs::read_to_string(dir.join("Cargo.toml"))
-            .with_context(|| format!("cannot read {}/Cargo.toml", dir.display()))?;
-        let field = |key: &str| -> Result<String> {
-            cargo_toml_field(&manifest, key)
-                .with_context(|| format!("{}/Cargo.toml has no {key}", dir.display()))
+        let manifest_path = dir.join("Cargo.toml");
+        let package = read_manifest(&manifest_path)?
+            .package
+            .with_context(|| format!("{} has no [package]", manifest_path.display()))?;
+        let root = dir
+            .parent()
+            .and_then(Path::parent)
+            .context("a policy folder sits in <workspace>/policies/")?;
+        let version = match package.version {
+            Inherited::Value(version) => version,
+            Inherited::Workspace { workspace: true } => workspace_field(root, "version")?,
+            Inherited::Workspace { workspace: false } => {
+                bail!(
+                    "{}: version.workspace must be true",
+                    manifest_path.display()
+                )
+            }
         };
+        let release = package.metadata.release.with_context(|| {
+            format!(
+                "{} has no [package.metadata.release] date",
+                manifest_path.display()
+            )
+        })?;
+        let folder = dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if folder != package.name {
+            bail!(
+                "the policy folder policies/{folder} must be named as its crate, {}",
+                package.name
+            );
+        }
         let metadata_path = dir.join("metadata.yml");
         let metadata: Value = yaml_serde::from_str(
             &std::fs::read_to_string(&metadata_path)
@@ -42,14 +144,14 @@ impl PolicyCrate {
         )
         .with_context(|| format!("{} is not valid YAML", questions_path.display()))?;
         Ok(PolicyCrate {
-            name: field("name")?,
-            version: field("version")?,
+            name: package.name,
+            version,
             dir: dir.to_path_buf(),
             metadata,
             readme,
             questions,
-            release_date: field("date")?,
-            profile: field("profile").unwrap_or_else(|_| "release".to_string()),
+            release_date: release.date,
+            profile: release.profile.unwrap_or_else(|| "release".to_string()),
         })
     }
 
@@ -61,6 +163,11 @@ impl PolicyCrate {
             .collect();
         dirs.sort();
         dirs.iter().map(|d| PolicyCrate::load(d)).collect()
+    }
+
+    /// The policy's Rust type, by convention its name in CamelCase (`pin-digest` -> `PinDigest`).
+    pub fn type_name(&self) -> String {
+        type_name(&self.name)
     }
 
     /// The crate's wasm file name as cargo writes it.
@@ -103,83 +210,10 @@ impl PolicyCrate {
             );
         }
         crate::kwctl_checks::check(self)?;
-        self.check_capabilities()
-    }
-
-    /// The host capabilities and context-aware resources declared in metadata.yml must be the ones
-    /// the policy's source asks its host for.
-    fn check_capabilities(&self) -> Result<()> {
-        let source = read_sources(&self.dir.join("src"))?;
-        let mut used = Vec::new();
-        if source.contains(".manifest_digest(") {
-            used.push("oci/v1/manifest_digest".to_string());
-        }
-        if source.contains(".get_resource(") {
-            used.push("kubernetes/get_resource".to_string());
-        }
-        let declared = string_list(&self.metadata, "hostCapabilities");
-        if sorted(declared.clone()) != sorted(used.clone()) {
-            bail!(
-                "{}: metadata.yml hostCapabilities {:?} differ from what the source uses {:?}",
-                self.name,
-                declared,
-                used
-            );
-        }
-        let aware: Vec<String> = self
-            .metadata
-            .get("contextAwareResources")
-            .and_then(Value::as_array)
-            .map(|list| {
-                list.iter()
-                    .map(|r| {
-                        format!(
-                            "{}/{}",
-                            r["apiVersion"].as_str().unwrap_or(""),
-                            r["kind"].as_str().unwrap_or("")
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        for resource in &aware {
-            let (api_version, kind) = resource.rsplit_once('/').unwrap_or(("", resource));
-            if !source.contains(&format!("\"{api_version}\", \"{kind}\"")) {
-                bail!(
-                    "{}: contextAwareResources lists {resource}, which the source never looks up",
-                    self.name
-                );
-            }
-        }
-        if used.iter().any(|c| c == "kubernetes/get_resource") && aware.is_empty() {
-            bail!(
-                "{}: the source looks up Kubernetes resources but contextAwareResources is empty",
-                self.name
-            );
-        }
+        // Which host capabilities and resources it uses is checked by behaviour: the e2e case
+        // runner records every host call of its cases and compares them with metadata.yml.
         Ok(())
     }
-}
-
-fn read_sources(dir: &Path) -> Result<String> {
-    let mut text = String::new();
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "rs") {
-            let source = std::fs::read_to_string(&path)?;
-            // Tests may use fixtures of any capability; only the policy's own code counts.
-            text.push_str(source.split("#[cfg(test)]").next().unwrap_or(""));
-        }
-    }
-    Ok(text)
-}
-
-/// The string value of the first `key = "value"` line of a Cargo.toml (flat keys are all we read).
-pub fn cargo_toml_field(manifest: &str, key: &str) -> Option<String> {
-    manifest.lines().find_map(|line| {
-        let (k, v) = line.split_once('=')?;
-        (k.trim() == key).then(|| v.trim().trim_matches('"').to_string())
-    })
 }
 
 pub fn string_list(value: &Value, key: &str) -> Vec<String> {
@@ -194,7 +228,15 @@ pub fn string_list(value: &Value, key: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn sorted(mut list: Vec<String>) -> Vec<String> {
-    list.sort();
-    list
+/// A policy's Rust type from its name: `pin-digest` -> `PinDigest`.
+pub fn type_name(name: &str) -> String {
+    name.split('-')
+        .map(|word| {
+            let mut chars = word.chars();
+            chars
+                .next()
+                .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
 }

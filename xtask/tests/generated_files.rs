@@ -30,6 +30,12 @@ fn packages_carry_what_artifact_hub_and_kubewarden_read() {
         "ghcr.io/image-policies/require-pull-secret:v0.1.0"
     );
     assert_eq!(pkg["annotations"]["kubewarden/mutation"], "true");
+    // kwctl's maintainers, from the author annotation (the workspace authors).
+    assert_eq!(pkg["maintainers"][0]["name"], "image-policies maintainers");
+    assert_eq!(
+        pkg["maintainers"][0]["email"],
+        "maintainers@image-policies.dev"
+    );
     let aware = pkg["annotations"]["kubewarden/contextAwareResources"]
         .as_str()
         .unwrap();
@@ -52,6 +58,7 @@ fn packages_carry_what_artifact_hub_and_kubewarden_read() {
 
     let set = file("artifacthub-pkg.yml");
     assert_eq!(set["containersImages"].as_sequence().unwrap().len(), 4);
+    assert_eq!(set["maintainers"], pkg["maintainers"]);
     assert!(set["install"]
         .as_str()
         .unwrap()
