@@ -6,6 +6,7 @@
 
 pub mod bench;
 mod capabilities;
+pub mod cases;
 
 pub use capabilities::HostCapabilities;
 

@@ -45,6 +45,7 @@ pub fn new_policy(root: &Path, name: &str, description: &str) -> Result<PathBuf>
             .with_context(|| format!("cannot write {}", target.display()))?;
         println!("wrote {}", target.strip_prefix(root)?.display());
     }
+    crate::policy::PolicyCrate::load(&dir)?.check()?;
     crate::artifacthub::write_or_check(root, false)?;
     Ok(dir)
 }
