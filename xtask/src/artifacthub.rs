@@ -1,6 +1,6 @@
 //! Generated files: each policy's `artifacthub-pkg.yml`, the set's `artifacthub-pkg.yml` and
 //! `artifacthub-repo.yml`, and ready-to-apply manifests (a `ClusterAdmissionPolicy` per policy and
-//! one `ClusterAdmissionPolicyGroup` of all four). All come from `metadata.yml`, `README.md`,
+//! one `ClusterAdmissionPolicyGroup` of every policy). All come from `metadata.yml`, `README.md`,
 //! `questions-ui.yml` and `Cargo.toml`; a test fails when a committed copy drifts.
 //!
 //! Each policy's `artifacthub-pkg.yml` is what `kwctl scaffold artifacthub -m metadata.yml -q
@@ -351,7 +351,7 @@ fn cluster_admission_policy(policy: &PolicyCrate) -> Result<Yaml> {
     ]))
 }
 
-/// A validating group of all four (groups do not mutate), each member with its default settings.
+/// A validating group of every policy (groups do not mutate), each member with its default settings.
 fn policy_group(policies: &[PolicyCrate]) -> Result<Yaml> {
     let mut rules: Vec<Value> = Vec::new();
     let mut members = Mapping::new();
@@ -435,11 +435,11 @@ fn set_package(root: &Path, policies: &[PolicyCrate]) -> Result<Yaml> {
         .map(|p| format!("kwctl pull {}", image(p)))
         .collect();
     let install = format!(
-        "Pull the four policies with [`kwctl`](https://github.com/kubewarden/kwctl):\n\
+        "Pull the policies with [`kwctl`](https://github.com/kubewarden/kwctl):\n\
          ```console\n{}\n```\n\
          Then either install each one as a `ClusterAdmissionPolicy` (`kwctl scaffold manifest -t \
          ClusterAdmissionPolicy registry://<image>`; the ones in `manifests/` are ready to tune and apply), \
-         or all four as one validating `ClusterAdmissionPolicyGroup`:\n\
+         or all of them as one validating `ClusterAdmissionPolicyGroup`:\n\
          ```console\nkubectl apply -f {source}/raw/main/manifests/image-policies-group.yml\n```\n",
         pulls.join("\n")
     );
