@@ -1,26 +1,29 @@
-//! Requests near the API server's size limit, through every compiled policy: each is judged
-//! completely (counts checked), and the time is printed for the benchmark figures (not asserted:
-//! speed goals live in the benchmarks, not in timed tests).
+//! Requests near the API server's size limit, through every compiled policy with the settings and
+//! host state of its `cases.yml` bench entry: each is judged completely, which shows as findings
+//! (problems listed, fields mutated) exactly 100 times those of the same request with 100 times
+//! fewer containers. The time is printed for the benchmark figures, not asserted: speed goals
+//! live in the benchmarks, not in timed tests.
 
-mod common;
-
-use common::{instance, request};
-use e2e::{workspace_root, HostCapabilities, PolicyInstance};
+use e2e::bench::BENCH_REQUEST;
+use e2e::{
+    built_policy, policy_dirs, read_request, workspace_root, HostCapabilities, PolicyModule,
+};
+use sdk_shim::cases::{changes, CaseTable};
 use serde_json::{json, Value};
+use std::sync::Arc;
 use std::time::Instant;
 
-const CONTAINERS: usize = 1000;
+const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
-/// A Deployment of about 1.5 MB: 1,000 containers with env, probes and resources, every tenth of
-/// them from quay.io and unpinned, the rest from ghcr.io/acme and pinned.
-fn huge_deployment() -> Value {
-    let digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-    let containers: Vec<Value> = (0..CONTAINERS)
+/// A Deployment of `containers` containers with env, probes and resources (about 1.5 KB each):
+/// every tenth from quay.io, tagged `latest` and unpinned; the rest from ghcr.io/acme, pinned;
+/// all `IfNotPresent`, and no pull secrets. Every policy finds something in it.
+fn deployment(containers: usize) -> Value {
+    let containers: Vec<Value> = (0..containers)
         .map(|i| {
-            let image = if i % 10 == 0 {
-                format!("quay.io/acme/tool:1.{i}")
-            } else {
-                format!("ghcr.io/acme/app-{i}:1.0@{digest}")
+            let image = match i % 10 {
+                0 => format!("quay.io/acme/tool-{i}:latest"),
+                _ => format!("ghcr.io/acme/app-{i}:1.0@{DIGEST}"),
             };
             let env: Vec<Value> = (0..16)
                 .map(|e| json!({"name": format!("SETTING_{e}"), "value": format!("value-{i}-{e}-padding-padding-padding")}))
@@ -36,111 +39,103 @@ fn huge_deployment() -> Value {
             })
         })
         .collect();
-    let mut review = request("pin-digest", "deployment_mixed.json");
-    review["object"]["spec"]["template"]["spec"] = json!({
-        "containers": containers,
-        "imagePullSecrets": [{"name": "regcred"}],
-        "volumes": [{"name": "data", "emptyDir": {}}]
-    });
+    let mut review = read_request(&workspace_root().join(BENCH_REQUEST)).unwrap();
+    review["object"]["spec"]["template"]["spec"] =
+        json!({"containers": containers, "volumes": [{"name": "data", "emptyDir": {}}]});
     review
 }
 
-/// Runs `f` on a fresh instance of the policy (compiled beforehand) and prints how long it took.
-fn timed<T>(
-    policy: &str,
-    capabilities: HostCapabilities,
-    f: impl FnOnce(&PolicyInstance) -> T,
-) -> T {
-    let instance = instance(policy, capabilities);
-    let start = Instant::now();
-    let result = f(&instance);
-    eprintln!("{policy}: {:.1} ms", start.elapsed().as_secs_f64() * 1000.0);
-    result
-}
-
-#[test]
-fn a_deployment_of_1000_containers_is_judged_whole_by_every_policy() {
-    let review = huge_deployment();
-    let size = review.to_string().len();
-    assert!(size > 1_400_000, "{size} bytes");
-    eprintln!("request: {size} bytes, {CONTAINERS} containers");
-    let rejected = CONTAINERS / 10;
-
-    let response = timed("pin-digest", HostCapabilities::new(), |policy| {
-        policy.validate(&review, &json!({})).unwrap()
-    });
-    assert!(response
-        .message
-        .unwrap()
-        .starts_with(&format!("{rejected} problems")));
-
-    let response = timed("allowed-registries", HostCapabilities::new(), |policy| {
-        policy
-            .validate(
-                &review,
-                &json!({"allow": ["ghcr.io/acme"], "deny": ["docker.io/bitnami"]}),
-            )
-            .unwrap()
-    });
-    assert!(response
-        .message
-        .unwrap()
-        .starts_with(&format!("{rejected} problems")));
-
-    let response = timed("pull-policy-for-tag", HostCapabilities::new(), |policy| {
-        policy
-            .validate(&review, &json!({"mutableTags": ["1.*"], "mutate": true}))
-            .unwrap()
-    });
-    let object = response.mutated_object.expect("mutated");
-    let always = object["spec"]["template"]["spec"]["containers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["imagePullPolicy"] == "Always")
-        .count();
-    assert_eq!(always, rejected);
-
-    let mut cluster = HostCapabilities::new();
-    cluster
-        .load_resources(
-            &workspace_root().join("policies/require-pull-secret/test_data/cluster.json"),
-        )
-        .unwrap();
-    let response = timed("require-pull-secret", cluster, |policy| {
-        policy
-            .validate(
-                &review,
-                &json!({"registries": ["ghcr.io/acme", "quay.io"], "verifySecrets": true}),
-            )
-            .unwrap()
-    });
-    // regcred serves ghcr.io but not quay.io: every tenth container lacks credentials.
-    assert!(response
-        .message
-        .unwrap()
-        .starts_with(&format!("{rejected} problems")));
-}
-
-#[test]
-fn a_custom_resource_with_100000_images_is_judged_whole() {
-    let images: Vec<Value> = (0..100_000)
+/// A custom resource listing `images` image strings, one in a thousand from docker.io.
+fn image_set(images: usize) -> Value {
+    let images: Vec<Value> = (0..images)
         .map(|i| match i % 1000 {
             0 => json!(format!("docker.io/library/app-{i}:1")),
             _ => json!(format!("ghcr.io/acme/app-{i}:1")),
         })
         .collect();
-    let mut review = request("pin-digest", "deployment_mixed.json");
+    let mut review = read_request(&workspace_root().join(BENCH_REQUEST)).unwrap();
     review["kind"] = json!({"group": "example.com", "version": "v1", "kind": "ImageSet"});
     review["object"] =
         json!({"apiVersion": "example.com/v1", "kind": "ImageSet", "spec": {"images": images}});
-    eprintln!("custom resource: {} bytes", review.to_string().len());
-    let settings = json!({
-        "allow": ["ghcr.io/acme"],
-        "customResources": [{"apiVersion": "example.com/v1", "kind": "ImageSet", "paths": ["$.spec.images[*]", "$..images[*]"]}]
-    });
-    let response = timed("allowed-registries", HostCapabilities::new(), |policy| {
-        policy.validate(&review, &settings).unwrap()
-    });
-    assert!(response.message.unwrap().starts_with("100 problems"));
+    review
+}
+
+/// What a policy found: the problems its message lists, plus the fields its mutation changes.
+fn findings(request: &Value, response: &Value) -> usize {
+    assert_ne!(response["code"], json!(400), "{}", response["message"]);
+    let problems = match (response["accepted"].as_bool(), response["message"].as_str()) {
+        (Some(true), _) => 0,
+        (_, Some(message)) => message
+            .split_once(" problems: ")
+            .and_then(|(count, _)| count.parse().ok())
+            .unwrap_or(1),
+        _ => panic!("a rejection without message: {response}"),
+    };
+    let mutated = match response.get("mutated_object").filter(|m| !m.is_null()) {
+        Some(object) => changes(&request["object"], object).len(),
+        None => 0,
+    };
+    problems + mutated
+}
+
+/// Every policy judges the small and the large request with its bench settings and host state;
+/// returns (policy, findings in the small one, in the large one).
+fn judge_both(small: &Value, large: &Value, shared: Value) -> Vec<(String, usize, usize)> {
+    let mut found = Vec::new();
+    for (name, dir) in policy_dirs(&workspace_root()).unwrap() {
+        let table = CaseTable::load(&dir).unwrap();
+        let mut settings = table.bench.settings.clone();
+        if let (Some(settings), Some(extra)) = (settings.as_object_mut(), shared.as_object()) {
+            settings.extend(extra.clone());
+        }
+        let mut capabilities = HostCapabilities::new();
+        let host = table.shared_host().unwrap();
+        capabilities.resources = host.resources;
+        let capabilities = Arc::new(capabilities);
+        let module = PolicyModule::load(&built_policy(&name).unwrap()).unwrap();
+        let judge = |request: &Value| {
+            let instance = module.instantiate(capabilities.clone()).unwrap();
+            let start = Instant::now();
+            let response = instance.validate(request, &settings).unwrap();
+            let elapsed = start.elapsed();
+            let response = serde_json::to_value(response).unwrap();
+            (findings(request, &response), elapsed)
+        };
+        let (few, _) = judge(small);
+        let (many, elapsed) = judge(large);
+        eprintln!(
+            "{name}: {many} findings in {:.1} ms ({} bytes)",
+            elapsed.as_secs_f64() * 1e3,
+            large.to_string().len()
+        );
+        found.push((name, few, many));
+    }
+    found
+}
+
+#[test]
+fn a_deployment_of_1000_containers_is_judged_whole_by_every_policy() {
+    let large = deployment(1000);
+    let size = large.to_string().len();
+    assert!(size > 1_400_000, "{size} bytes");
+    for (name, few, many) in judge_both(&deployment(10), &large, json!({})) {
+        assert!(
+            few > 0,
+            "{name} finds nothing in the request: the test would prove nothing"
+        );
+        assert_eq!(many, 100 * few, "{name}");
+    }
+}
+
+#[test]
+fn a_custom_resource_with_100000_images_is_judged_whole() {
+    let extractor = json!({"customResources": [{"apiVersion": "example.com/v1", "kind": "ImageSet", "paths": ["$.spec.images[*]", "$..images[*]"]}]});
+    let found = judge_both(&image_set(1000), &image_set(100_000), extractor);
+    for (name, few, many) in &found {
+        assert_eq!(*many, 100 * few, "{name}");
+    }
+    assert!(
+        found.iter().any(|(_, few, _)| *few > 0),
+        "no policy finds anything in the image strings: {found:?}"
+    );
 }

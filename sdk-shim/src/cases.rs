@@ -167,7 +167,15 @@ impl CaseTable {
 
     /// The host state of a case: its own, else the table's.
     pub fn host_for(&self, case: &Case) -> Result<LoadedHost, String> {
-        let state = case.host.as_ref().unwrap_or(&self.host);
+        self.load_host(case.host.as_ref().unwrap_or(&self.host))
+    }
+
+    /// The table's own host state, shared by the cases that give none.
+    pub fn shared_host(&self) -> Result<LoadedHost, String> {
+        self.load_host(&self.host)
+    }
+
+    fn load_host(&self, state: &HostState) -> Result<LoadedHost, String> {
         let mut host = LoadedHost::default();
         for (image, answer) in &state.digests {
             let answer = match answer {
