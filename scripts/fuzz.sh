@@ -135,26 +135,6 @@ pattern_seeds() {
 
 ROLLOUT='{"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "paths": ["$.spec.template.spec.containers[*]", "$.spec.template.spec.initContainers[*]"]}'
 SCANNER='{"apiVersion": "example.com/v1", "kind": "Scanner", "paths": ["$.spec.scannerImage", "$..sidecars[0:2]", "$.spec[\"jobs\"][*].template.spec.containers[-1]"]}'
-PRIVATE='"ghcr.io/acme", "*.dkr.ecr.*.amazonaws.com", "us-docker.pkg.dev", "harbor.internal.example.com", "docker.io/acme"'
-
-# One settings object per line: "policy<TAB>settings"; each is valid for its policy.
-policy_settings() {
-  cat <<EOF
-allowed-registries	{}
-allowed-registries	{"allow": ["ghcr.io/acme", "docker.io/library", "harbor.internal.example.com"], "deny": ["docker.io/library/redis", "*.evil.com"]}
-allowed-registries	{"mirrors": [{"from": "docker.io", "to": "harbor.internal.example.com/dockerhub-cache"}, {"from": "ghcr.io/acme", "to": "localhost:5000/acme"}], "allow": ["harbor.internal.example.com", "localhost:5000", "us-docker.pkg.dev", "*.dkr.ecr.*.amazonaws.com"], "customResources": [$ROLLOUT, $SCANNER]}
-pin-digest	{}
-pin-digest	{"mutate": true, "exemptImages": ["registry.k8s.io/pause:*", "docker.io/library/busybox:1.*"]}
-pin-digest	{"mutate": true, "customResources": [$ROLLOUT, $SCANNER]}
-pull-policy-for-tag	{}
-pull-policy-for-tag	{"mutableTags": ["latest", "main", "*-snapshot"], "allowNeverFor": ["docker.io/library/busybox:*"], "allowAlwaysForImmutable": false, "mutate": true, "customResources": [$ROLLOUT]}
-pull-policy-for-tag	{"mutableTags": ["*"], "allowNeverFor": ["ghcr.io/acme"], "customResources": [$SCANNER]}
-require-pull-secret	{"registries": [$PRIVATE]}
-require-pull-secret	{"registries": [$PRIVATE], "verifySecrets": true}
-require-pull-secret	{"registries": [$PRIVATE], "verifySecrets": true, "secretName": "regcred", "customResources": [$ROLLOUT]}
-require-pull-secret	{"registries": ["ghcr.io", "docker.io"], "secretName": "harbor-cred", "customResources": [$SCANNER]}
-EOF
-}
 
 # Settings that every policy must refuse, or that sit on the edge of what they accept.
 extra_settings_seeds() {
@@ -177,25 +157,18 @@ EOF
 }
 
 settings_seeds() {
-  policy_settings | cut -f2 | jq -c .
   extra_settings_seeds
 }
 
-# Every request fixture, wrapped into a validate payload with each policy's settings.
+# The case tables' settings and requests (every case's, and each with every policy's bench
+# settings) come from `cargo xtask fuzz-seeds`; these add the shim's fixtures and a few more.
 request_seeds() {
-  local dir="$1" file base i line
-  local -a policies
-  mapfile -t policies < <(policy_settings | cut -f1)
+  local dir="$1" file
   mkdir -p "$dir"
-  for file in policies/*/test_data/*.json sdk-shim/test_data/*.json; do
-    base="$(basename "$(dirname "$(dirname "$file")")")-$(basename "$file" .json)"
-    i=0
-    while IFS= read -r line; do
-      printf '%s' "$line" >"$dir/seed-$base-${policies[$i]}-$i"
-      i=$((i + 1))
-    done < <(policy_settings | cut -f2 | jq -c --slurpfile file "$file" \
-      '$file[0] | select(type == "object" and has("request")) | .request as $r
-       | inputs as $settings | {request: $r, settings: $settings}' -n)
+  for file in sdk-shim/test_data/*.json; do
+    jq -c --argjson settings "{\"customResources\": [$ROLLOUT, $SCANNER]}" \
+      'select(type == "object" and has("request")) | {request: .request, settings: $settings}' \
+      "$file" >"$dir/seed-shim-$(basename "$file" .json)"
   done
   # A request without settings, and one whose namespace has no fixture resources.
   jq -c '{request: .request}' sdk-shim/test_data/pod_all_container_kinds.json >"$dir/seed-no-settings"
@@ -207,7 +180,7 @@ request_seeds() {
       | .object = {apiVersion: "example.com/v1", kind: "Scanner", metadata: {name: "s", namespace: "default"},
         spec: {scannerImage: "ghcr.io/acme/scan:main", sidecars: [{name: "a", image: "nginx"}, "busybox:1.36"],
           jobs: [{template: {spec: {containers: [{name: "c", image: "docker.io/acme/x:latest", imagePullPolicy: "Never"}]}}}]}}),
-    settings: $settings}' --argjson settings "$(policy_settings | sed -n 3p | cut -f2)" \
+    settings: $settings}' --argjson settings "{\"customResources\": [$ROLLOUT, $SCANNER]}" \
     sdk-shim/test_data/pod_all_container_kinds.json >"$dir/seed-scanner"
 }
 
@@ -218,6 +191,7 @@ write_seeds() {
   pattern_seeds "$corpus/pattern"
   settings_seeds | write_lines "$corpus/settings" set
   request_seeds "$corpus/request"
+  cargo run -q -p xtask -- fuzz-seeds "$corpus"
   local target
   for target in reference pattern settings request; do
     echo "seeds: $target $(find "$corpus/$target" -name 'seed-*' | wc -l)"

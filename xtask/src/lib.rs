@@ -4,6 +4,7 @@ pub mod annotate;
 pub mod artifacthub;
 pub mod cosign;
 pub mod derived;
+pub mod fuzz_seeds;
 pub mod kwctl_checks;
 pub mod oci;
 pub mod pipeline;

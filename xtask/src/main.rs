@@ -76,6 +76,9 @@ enum Command {
     },
     /// Build, then run the whole test suite and a smoke of every fuzz target
     Test,
+    /// Write fuzz seeds from every policy's case table into CORPUS/settings and CORPUS/request
+    #[command(hide = true)]
+    FuzzSeeds { corpus: PathBuf },
     /// Print a shell completion script
     Completions { shell: clap_complete::Shell },
 }
@@ -162,6 +165,11 @@ fn dispatch(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Test => test(&root),
+        Command::FuzzSeeds { corpus } => {
+            let (settings, requests) = xtask::fuzz_seeds::write(&root, &corpus)?;
+            println!("seeds from the case tables: {settings} settings, {requests} requests");
+            Ok(())
+        }
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "xtask", &mut std::io::stdout());
             Ok(())
