@@ -58,7 +58,19 @@ fn the_workspace_authors_are_name_email_entries() {
     }
 }
 
-type Mutation = fn(&mut Value, &str);
+/// Makes a policy's metadata bad, given the policy it belongs to.
+type Mutation = fn(&mut Value, &PolicyCrate);
+
+/// Only the major and minor parts of `version`: not semver.
+fn major_minor(version: &str) -> String {
+    version.split('.').take(2).collect::<Vec<_>>().join(".")
+}
+
+/// A version other than `version`: the next major one.
+fn other_version(version: &str) -> String {
+    let (major, rest) = version.split_once('.').unwrap();
+    format!("{}.{rest}", major.parse::<u64>().unwrap() + 1)
+}
 
 fn annotations(metadata: &mut Value) -> &mut serde_json::Map<String, Value> {
     metadata["annotations"].as_object_mut().unwrap()
@@ -84,54 +96,66 @@ const BAD: &[(&str, Mutation, &str)] = &[
     ),
     (
         "ociUrl with a tag",
-        |m, n| {
+        |m, p| {
             set(
                 m,
                 checks::OCI_URL,
-                &format!("{PUBLISHED_PREFIX}/{n}:v0.1.0"),
+                &format!("{PUBLISHED_PREFIX}/{}:v{}", p.name, p.version),
             )
         },
         "io.kubewarden.policy.ociUrl",
     ),
     (
         "ociUrl with a digest",
-        |m, n| {
+        |m, p| {
             set(
                 m,
                 checks::OCI_URL,
-                &format!("{PUBLISHED_PREFIX}/{n}@sha256:{}", "0".repeat(64)),
+                &format!("{PUBLISHED_PREFIX}/{}@sha256:{}", p.name, "0".repeat(64)),
             )
         },
         "io.kubewarden.policy.ociUrl",
     ),
     (
         "ociUrl with a scheme",
-        |m, n| {
+        |m, p| {
             set(
                 m,
                 checks::OCI_URL,
-                &format!("registry://{PUBLISHED_PREFIX}/{n}"),
+                &format!("registry://{PUBLISHED_PREFIX}/{}", p.name),
             )
         },
         "io.kubewarden.policy.ociUrl",
     ),
     (
         "ociUrl of another repository",
-        |m, n| set(m, checks::OCI_URL, &format!("ghcr.io/someone-else/{n}")),
+        |m, p| {
+            set(
+                m,
+                checks::OCI_URL,
+                &format!("ghcr.io/someone-else/{}", p.name),
+            )
+        },
         "io.kubewarden.policy.ociUrl",
     ),
     (
         "ociUrl of another policy",
-        |m, n| set(m, checks::OCI_URL, &format!("{PUBLISHED_PREFIX}/{n}-other")),
+        |m, p| {
+            set(
+                m,
+                checks::OCI_URL,
+                &format!("{PUBLISHED_PREFIX}/{}-other", p.name),
+            )
+        },
         "io.kubewarden.policy.ociUrl",
     ),
     (
         "ociUrl with upper case",
-        |m, n| {
+        |m, p| {
             set(
                 m,
                 checks::OCI_URL,
-                &format!("{PUBLISHED_PREFIX}/{}", n.to_uppercase()),
+                &format!("{PUBLISHED_PREFIX}/{}", p.name.to_uppercase()),
             )
         },
         "io.kubewarden.policy.ociUrl",
@@ -199,12 +223,12 @@ const BAD: &[(&str, Mutation, &str)] = &[
     ),
     (
         "version not semver",
-        |m, _| set(m, checks::VERSION, "0.1"),
+        |m, p| set(m, checks::VERSION, &major_minor(&p.version)),
         "io.kubewarden.policy.version",
     ),
     (
         "version other than the crate's",
-        |m, _| set(m, checks::VERSION, "9.9.9"),
+        |m, p| set(m, checks::VERSION, &other_version(&p.version)),
         "io.kubewarden.policy.version",
     ),
     (
@@ -361,7 +385,7 @@ fn each_bad_metadata_is_refused_naming_its_field() {
         assert!(good.is_empty(), "{}: {good:?}", policy.name);
         for (what, mutate, field) in BAD {
             let mut metadata = policy.metadata.clone();
-            mutate(&mut metadata, &policy.name);
+            mutate(&mut metadata, &policy);
             let found = problems(
                 &workspace,
                 &policy.name,
