@@ -165,7 +165,7 @@ impl PolicyCrate {
         dirs.iter().map(|d| PolicyCrate::load(d)).collect()
     }
 
-    /// The policy's Rust type, by convention its name in CamelCase (`pin-digest` -> `PinDigest`).
+    /// The policy's Rust type, by convention its name in CamelCase (`forbid-latest` -> `ForbidLatest`).
     pub fn type_name(&self) -> String {
         type_name(&self.name)
     }
@@ -228,7 +228,7 @@ pub fn string_list(value: &Value, key: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// A policy's Rust type from its name: `pin-digest` -> `PinDigest`.
+/// A policy's Rust type from its name: `forbid-latest` -> `ForbidLatest`.
 pub fn type_name(name: &str) -> String {
     name.split('-')
         .map(|word| {
