@@ -649,4 +649,253 @@ mod tests {
             .check(&valid, None, &LoadedHost::default())
             .is_err_and(|e| e.contains("needs a request")));
     }
+    /// A policy for the runner's own tests: with `pin`, an image gets the host's digest; an image
+    /// the host cannot resolve is refused with the host's reason.
+    struct Pinner;
+
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(deny_unknown_fields, default)]
+    struct PinnerSettings {
+        pin: bool,
+    }
+
+    impl crate::settings::PolicySettings for PinnerSettings {}
+
+    impl Policy for Pinner {
+        type Settings = PinnerSettings;
+
+        fn evaluate(
+            settings: &PinnerSettings,
+            request: &crate::request::AdmissionRequest,
+            workload: &crate::workload::Workload,
+            host: &dyn crate::host::Host,
+        ) -> crate::verdict::Verdict {
+            let mut verdict = crate::verdict::Verdict::for_request(request);
+            for container in &workload.containers {
+                let Some(image) = verdict.parse_image(container) else {
+                    continue;
+                };
+                match host.manifest_digest(&image.fully_qualified()) {
+                    Ok(digest) if settings.pin => verdict.fix(
+                        container,
+                        container.image_pointer(),
+                        Value::String(format!("{}@{digest}", container.image.unwrap_or(""))),
+                        "not pinned",
+                    ),
+                    Ok(_) => {}
+                    Err(why) => verdict.reject(container, why),
+                }
+            }
+            verdict
+        }
+    }
+
+    const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    /// A folder under the system's temporary one holding `files`, fresh for each test.
+    fn table_dir(test: &str, files: &[(&str, String)]) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("sdk-shim-cases-{}-{test}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.join(name), text).unwrap();
+        }
+        dir
+    }
+
+    fn pod(image: &str) -> Value {
+        json!({
+            "uid": "1",
+            "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "operation": "CREATE",
+            "object": {"kind": "Pod", "spec": {"containers": [{"name": "web", "image": image}]}},
+        })
+    }
+
+    fn table_files() -> Vec<(&'static str, String)> {
+        let review = json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": pod("busybox")});
+        // Not an AdmissionReview: its stray `request` is not the request (it would not decode).
+        let mut bare = pod("redis:7");
+        bare["request"] = json!({"not": "a request"});
+        let cluster = "\
+apiVersion: v1
+kind: List
+items:
+  - {apiVersion: v1, kind: Secret, metadata: {name: a, namespace: ns}}
+  - {apiVersion: v1, kind: Secret, metadata: {name: b, namespace: ns}}
+--- null
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: c, namespace: ns}
+items: [not, a, list]
+";
+        let table = format!(
+            "\
+host:
+  cluster: cluster.yaml
+  digests:
+    docker.io/library/nginx:1.25: {DIGEST}
+    docker.io/library/redis:7: {{error: registry down}}
+cases:
+  - name: a review is unwrapped and changed before it is judged
+    request: review.json
+    requestChanges: {{/object/spec/containers/0/image: \"nginx:1.25\"}}
+    settings: {{pin: true}}
+    expect:
+      allowed: true
+      mutated: {{/spec/containers/0/image: \"nginx:1.25@{DIGEST}\"}}
+  - name: a bare request is taken whole, with the table's host
+    request: bare.json
+    expect: {{allowed: false, message: [\"image 'redis:7': registry down\"]}}
+  - name: a case's own host replaces the table's
+    request: review.json
+    requestChanges: {{/object/spec/containers/0/image: \"nginx:1.25\"}}
+    host: {{digests: {{}}}}
+    settings: {{pin: true}}
+    expect: {{allowed: false, message: [\"manifest unknown: docker.io/library/nginx:1.25\"]}}
+  - name: settings are checked
+    settings: {{pin: 1}}
+    expect: {{settingsError: \"pin: invalid type: integer `1`, expected a boolean\"}}
+"
+        );
+        vec![
+            ("cases.yml", table),
+            ("review.json", review.to_string()),
+            ("bare.json", bare.to_string()),
+            ("cluster.yaml", cluster.to_string()),
+        ]
+    }
+
+    #[test]
+    fn a_table_on_disk_is_loaded_and_run() {
+        let dir = table_dir("run", &table_files());
+        let table = CaseTable::load(&dir).unwrap();
+        assert_eq!(table.cases.len(), 4);
+        assert_eq!(table.bench.settings, json!({}));
+        assert_eq!(table.cases[1].settings, json!({}));
+
+        // The List's items, not the null document, and a non-List object with `items` whole.
+        let shared = table.shared_host().unwrap();
+        let names: Vec<&str> = shared
+            .resources
+            .iter()
+            .map(|r| r["metadata"]["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["a", "b", "c"]);
+        assert_eq!(shared.digests.len(), 2);
+        assert_eq!(
+            shared.digests["docker.io/library/redis:7"],
+            Err("registry down".to_string())
+        );
+        assert_eq!(table.host_for(&table.cases[0]).unwrap().resources.len(), 3);
+        let own = table.host_for(&table.cases[2]).unwrap();
+        assert!(own.digests.is_empty() && own.resources.is_empty());
+        assert_eq!(
+            own.fixture_host().digests.len(),
+            0,
+            "the case's own host has no digests"
+        );
+        assert_eq!(shared.fixture_host().digests.len(), 2);
+        assert_eq!(shared.fixture_host().resources.len(), 3);
+
+        let review = table.request_for(&table.cases[0]).unwrap().unwrap();
+        assert_eq!(review["uid"], "1");
+        assert_eq!(
+            review["object"]["spec"]["containers"][0]["image"],
+            "nginx:1.25"
+        );
+        let bare = table.request_for(&table.cases[1]).unwrap().unwrap();
+        assert_eq!(bare["request"], json!({"not": "a request"}));
+        assert_eq!(bare["object"]["spec"]["containers"][0]["image"], "redis:7");
+        assert_eq!(table.request_for(&table.cases[3]).unwrap(), None);
+
+        crate::cases::run_native::<Pinner>(dir.to_str().unwrap());
+        let mut seen = Vec::new();
+        let ran = table.run(|case, _, _| {
+            seen.push(case.name.clone());
+            Err("no answer".to_string())
+        });
+        assert_eq!(seen.len(), 4);
+        let failures = ran.unwrap_err();
+        assert_eq!(failures.lines().count(), 4, "{failures}");
+        assert!(
+            failures.contains("case 'settings are checked': no answer"),
+            "{failures}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_table_counts_its_cases_and_names_its_failures() {
+        let mut files = table_files();
+        let dir = table_dir("count", &files);
+        let table = CaseTable::load(&dir).unwrap();
+        let ran = table.run(|case, request, host| {
+            let settings = serde_json::to_vec(&case.settings).unwrap();
+            let settings: Value =
+                serde_json::from_slice(&validate_settings::<Pinner>(&settings)).unwrap();
+            let response = request.map(|request| {
+                let payload = json!({"request": request, "settings": case.settings});
+                let bytes =
+                    validate::<Pinner>(payload.to_string().as_bytes(), &host.fixture_host());
+                serde_json::from_slice(&bytes).unwrap()
+            });
+            Ok(Answer {
+                settings_valid: settings["valid"] == json!(true),
+                settings_message: settings["message"].as_str().map(str::to_string),
+                response,
+            })
+        });
+        assert_eq!(ran, Ok(4));
+
+        // A failing case makes `run_native` panic, naming it.
+        files[0].1 = files[0].1.replace("allowed: true", "allowed: false");
+        let dir = table_dir("failing", &files);
+        let failed =
+            std::panic::catch_unwind(|| crate::cases::run_native::<Pinner>(dir.to_str().unwrap()));
+        let message = failed.unwrap_err();
+        let message = message.downcast_ref::<String>().unwrap();
+        assert!(message.contains("case 'a review is unwrapped and changed before it is judged': expected allowed=false"), "{message}");
+
+        // Two cases of one name are refused.
+        files[0].1.push_str("  - name: settings are checked\n    settings: {pin: true}\n    expect: {allowed: true}\n");
+        let dir = table_dir("twice", &files);
+        let err = CaseTable::load(&dir).unwrap_err();
+        assert!(
+            err.ends_with("two cases named 'settings are checked'"),
+            "{err}"
+        );
+        for test in ["count", "failing", "twice"] {
+            let _ = std::fs::remove_dir_all(table_dir(test, &[]));
+        }
+    }
+
+    #[test]
+    fn host_strings_decode_base64_three_levels_deep() {
+        use base64::Engine;
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let in_json = |s: &str| b64(&json!({ "k": s }).to_string());
+        let strings = |resource: Value| {
+            host_strings(&LoadedHost {
+                resources: vec![resource],
+                ..Default::default()
+            })
+        };
+        // Strings in arrays count; a decoded JSON object is searched, other JSON stays text.
+        let found = strings(json!({"list": ["plain", b64("42"), b64(r#"{"auth": "inner"}"#)]}));
+        for expected in ["list", "plain", "42", "auth", "inner"] {
+            assert!(found.iter().any(|s| s == expected), "{expected}: {found:?}");
+        }
+        // Three decodings, and no fourth: as plain base64 ...
+        let deepest = b64("deepest");
+        let found = strings(json!({"data": b64(&b64(&b64(&deepest)))}));
+        assert!(found.contains(&deepest), "{found:?}");
+        assert!(!found.iter().any(|s| s == "deepest"), "{found:?}");
+        // ... and through JSON objects.
+        let found = strings(json!({"data": in_json(&in_json(&in_json(&deepest)))}));
+        assert!(found.contains(&deepest), "{found:?}");
+        assert!(!found.iter().any(|s| s == "deepest"), "{found:?}");
+    }
 }

@@ -817,4 +817,22 @@ mod tests {
             assert_eq!(glob_match(p, t), expected, "{p} vs {t}");
         }
     }
+
+    #[test]
+    fn patterns_display_as_written_and_the_first_match_is_named() {
+        for text in ["docker.io/library/nginx:1.*", "Registry.k8s.io/pause"] {
+            assert_eq!(ImagePattern::parse(text).unwrap().to_string(), text);
+        }
+        for text in ["ghcr.io/acme", "Harbor.example.com:5*"] {
+            assert_eq!(RegistryPattern::parse(text).unwrap().to_string(), text);
+        }
+        let patterns: Vec<RegistryPattern> = ["quay.io", "ghcr.io/acme", "ghcr.io"]
+            .iter()
+            .map(|p| RegistryPattern::parse(p).unwrap())
+            .collect();
+        let first = |img: &str| any_matches(&patterns, &image(img)).map(RegistryPattern::as_str);
+        assert_eq!(first("ghcr.io/acme/api:1"), Some("ghcr.io/acme"));
+        assert_eq!(first("ghcr.io/other/api:1"), Some("ghcr.io"));
+        assert_eq!(first("docker.io/nginx"), None);
+    }
 }

@@ -217,4 +217,32 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn the_namespace_is_the_requests_else_the_objects() {
+        // (request's namespace, object's metadata.namespace, expected)
+        let cases = [
+            (Some("team"), Some("other"), Some("team")),
+            (Some("team"), None, Some("team")),
+            (Some(""), Some("other"), Some("other")),
+            (None, Some("other"), Some("other")),
+            (Some(""), None, None),
+            (None, None, None),
+        ];
+        for (namespace, object_namespace, expected) in cases {
+            let request = AdmissionRequest {
+                namespace: namespace.map(str::to_string),
+                object: match object_namespace {
+                    Some(ns) => serde_json::json!({"metadata": {"namespace": ns}}),
+                    None => serde_json::json!({"metadata": {}}),
+                },
+                ..request("Pod", None, "CREATE")
+            };
+            assert_eq!(
+                request.namespace(),
+                expected,
+                "{namespace:?} {object_namespace:?}"
+            );
+        }
+    }
 }

@@ -20,15 +20,6 @@ pub fn read_request_value(path: &Path) -> Value {
     }
 }
 
-/// Runs a policy natively on a fixture request with settings, as the waPC entry point would.
-pub fn run_policy<P: Policy>(
-    request_file: &Path,
-    settings: Value,
-    host: &dyn Host,
-) -> ValidationResponse {
-    run_policy_on::<P>(read_request_value(request_file), settings, host)
-}
-
 /// Runs a policy natively on a request given as JSON.
 pub fn run_policy_on<P: Policy>(
     request: Value,
@@ -39,18 +30,12 @@ pub fn run_policy_on<P: Policy>(
     evaluate_payload::<P>(payload.to_string().as_bytes(), host)
 }
 
-/// A fixture host whose cluster state is the `items` of a JSON `List` file.
+/// A fixture host whose cluster state is the objects of a file (a `List`, one object, or YAML
+/// documents).
 pub fn cluster_from_file(path: &Path) -> FixtureHost {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let list: Value = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()));
-    let items = list["items"]
-        .as_array()
-        .unwrap_or_else(|| panic!("{} is not a List", path.display()));
-    items
-        .iter()
-        .cloned()
+    crate::cases::read_objects(path)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
         .fold(FixtureHost::default(), FixtureHost::with_resource)
 }
 

@@ -325,4 +325,57 @@ mod tests {
             response.accepted && response.message.is_none() && response.mutated_object.is_none()
         );
     }
+
+    #[test]
+    fn parse_image_records_missing_and_invalid_images() {
+        use crate::workload::Workload;
+        let request: AdmissionRequest = serde_json::from_value(json!({
+            "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "operation": "CREATE",
+            "object": {"kind": "Pod", "spec": {
+                "containers": [
+                    {"name": "ok", "image": "nginx:1.25"},
+                    {"name": "none"},
+                    {"name": "bad", "image": "Nginx"},
+                ],
+                "volumes": [
+                    {"name": "data", "image": {"reference": "ghcr.io/acme/data:1"}},
+                    {"name": "empty", "image": {"pullPolicy": "Always"}},
+                ],
+            }},
+        }))
+        .unwrap();
+        let workload = Workload::from_request(&request, &[]).unwrap();
+        let mut verdict = Verdict::for_request(&request);
+        let parsed: Vec<Option<String>> = workload
+            .containers
+            .iter()
+            .map(|c| verdict.parse_image(c).map(|i| i.fully_qualified()))
+            .collect();
+        assert_eq!(
+            parsed,
+            [
+                Some("docker.io/library/nginx:1.25".to_string()),
+                None,
+                None,
+                Some("ghcr.io/acme/data:1".to_string()),
+                None,
+            ]
+        );
+        let message = verdict.into_response(json!({})).message.unwrap();
+        assert!(message.starts_with("3 problems: "), "{message}");
+        assert!(
+            message.contains("container 'none' (/spec/containers/1) has no image;"),
+            "{message}"
+        );
+        assert!(
+            message.contains("image 'Nginx': invalid image reference: "),
+            "{message}"
+        );
+        assert!(
+            message
+                .ends_with("image volume 'empty' (/spec/volumes/1/image) has no image reference"),
+            "{message}"
+        );
+    }
 }
