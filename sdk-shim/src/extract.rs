@@ -670,7 +670,7 @@ mod tests {
             assert!(err.contains(why), "{json}: {err}");
         }
         // What RFC 9535 does not allow, checked on the parser alone.
-        let refused: [(&str, &str); 27] = [
+        let refused: [(&str, &str); 29] = [
             ("$[9007199254740992]", "outside the integer range"),
             ("$[-9007199254740992]", "outside the integer range"),
             ("$[-9223372036854775808]", "outside the integer range"),
@@ -698,6 +698,9 @@ mod tests {
             ("$['\\uDC00\\uD800']", "invalid \\u escape"),
             ("$['\\u12G4']", "invalid \\u escape"),
             ("$['a\tb']", "control character U+0009 must be escaped"),
+            // A high surrogate must be followed by `\u` and a low one, not by `\` alone nor `u`.
+            ("$['\\uD83D\\DE00']", "invalid \\u escape"),
+            ("$['\\uD83DuuDE00']", "invalid \\u escape"),
         ];
         for (path, why) in refused {
             let err = parse_path(path).expect_err(path);
@@ -856,5 +859,36 @@ mod tests {
             &mut out,
         );
         assert_eq!(out.len(), 1); // the slice selects element 2
+    }
+
+    #[test]
+    fn an_extractor_applies_to_its_api_version_and_kind_only() {
+        let rollouts =
+            extractor(r#"{"apiVersion":"argoproj.io/v1alpha1","kind":"Rollout","paths":["$.a"]}"#)
+                .unwrap();
+        // (apiVersion, kind, applies)
+        let cases = [
+            ("argoproj.io/v1alpha1", "Rollout", true),
+            ("argoproj.io/v1alpha1", "AnalysisRun", false),
+            ("argoproj.io/v1", "Rollout", false),
+            ("apps/v1", "Deployment", false),
+        ];
+        for (api_version, kind, applies) in cases {
+            assert_eq!(
+                rollouts.applies_to(api_version, kind),
+                applies,
+                "{api_version} {kind}"
+            );
+        }
+    }
+
+    /// A quoted name may hold a space (only characters below U+0020 must be escaped).
+    #[test]
+    fn quoted_names_may_hold_spaces() {
+        let doc = serde_json::json!({"a b": {" ": "x"}});
+        assert_eq!(
+            select_pointers("$['a b'][\" \"]", &doc),
+            Ok(vec!["/a b/ ".to_string()])
+        );
     }
 }

@@ -142,3 +142,81 @@ pub fn find_resource<'a>(
             && field(r, "/metadata/name") == Some(name)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn object(api_version: &str, kind: &str, namespace: &str, name: &str) -> Value {
+        json!({
+            "apiVersion": api_version,
+            "kind": kind,
+            "metadata": {"namespace": namespace, "name": name},
+        })
+    }
+
+    #[test]
+    fn fixture_digests_answer_by_image() {
+        let host = FixtureHost::default()
+            .with_digest("docker.io/library/nginx:1.25", "sha256:aaaa")
+            .with_failing_digest("ghcr.io/acme/web:main", "unauthorized");
+        // (image, answer)
+        let cases: [(&str, Result<&str, &str>); 3] = [
+            ("docker.io/library/nginx:1.25", Ok("sha256:aaaa")),
+            ("ghcr.io/acme/web:main", Err("unauthorized")),
+            (
+                "docker.io/library/redis:7",
+                Err("manifest unknown: docker.io/library/redis:7"),
+            ),
+        ];
+        for (image, answer) in cases {
+            assert_eq!(
+                host.manifest_digest(image),
+                answer.map(str::to_string).map_err(str::to_string),
+                "{image}"
+            );
+        }
+    }
+
+    /// Each field of the key must match: objects differing in one field only are not found.
+    #[test]
+    fn fixture_resources_answer_by_api_version_kind_namespace_and_name() {
+        let wanted = object("v1", "Secret", "default", "pull");
+        let host = FixtureHost::default()
+            .with_resource(object("apps/v1", "Secret", "default", "pull"))
+            .with_resource(object("v1", "ConfigMap", "default", "pull"))
+            .with_resource(object("v1", "Secret", "other", "pull"))
+            .with_resource(object("v1", "Secret", "default", "push"))
+            .with_resource(wanted.clone());
+        // (apiVersion, kind, namespace, name, index in resources)
+        let cases = [
+            ("v1", "Secret", "default", "pull", Some(4)),
+            ("apps/v1", "Secret", "default", "pull", Some(0)),
+            ("v1", "ConfigMap", "default", "pull", Some(1)),
+            ("v1", "Secret", "other", "pull", Some(2)),
+            ("v1", "Secret", "default", "push", Some(3)),
+            ("v2", "Secret", "default", "pull", None),
+            ("v1", "Pod", "default", "pull", None),
+            ("v1", "Secret", "kube-system", "pull", None),
+            ("v1", "Secret", "default", "other", None),
+            ("apps/v1", "ConfigMap", "other", "push", None),
+        ];
+        for (api_version, kind, namespace, name, index) in cases {
+            let found = find_resource(&host.resources, api_version, kind, namespace, name);
+            assert_eq!(
+                found,
+                index.map(|i| &host.resources[i]),
+                "{api_version} {kind} {namespace}/{name}"
+            );
+        }
+        assert_eq!(
+            host.get_resource("v1", "Secret", "default", "pull"),
+            Ok(wanted)
+        );
+        assert_eq!(
+            host.get_resource("v1", "Secret", "default", "missing"),
+            Err("Secret 'missing' not found in namespace 'default'".to_string())
+        );
+    }
+}

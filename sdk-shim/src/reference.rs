@@ -468,6 +468,8 @@ mod tests {
             ok("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef:1", "docker.io", "library/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", Some("1"), false, Some("1")),
             ok("library/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "docker.io", "library/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", None, false, Some("latest")),
             ok("ghcr.io/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "ghcr.io", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", None, false, Some("latest")),
+            // Hex characters alone are a name unless there are exactly 64 of them.
+            ok("cafe", "docker.io", "library/cafe", None, false, Some("latest")),
         ];
         for case in cases {
             let image =
@@ -549,6 +551,15 @@ mod tests {
                 ReferenceError::InvalidRegistry("bad.io:".into()),
             ),
             ("[::1/app", ReferenceError::InvalidRegistry("[::1".into())),
+            // `*` is a wildcard of registry patterns only, never of a reference.
+            (
+                "ghcr.io:5*/app",
+                ReferenceError::InvalidRegistry("ghcr.io:5*".into()),
+            ),
+            (
+                "gh*cr.io/app",
+                ReferenceError::InvalidRegistry("gh*cr.io".into()),
+            ),
             (
                 "[zz::1]/app",
                 ReferenceError::InvalidRegistry("[zz::1]".into()),
@@ -656,6 +667,7 @@ mod tests {
         let image = ImageRef::parse("nginx").unwrap();
         assert_eq!(image.fully_qualified(), "docker.io/library/nginx:latest");
         assert_eq!(image.to_image_string(), "docker.io/library/nginx");
+        assert_eq!(image.to_string(), "docker.io/library/nginx:latest");
         let pinned = ImageRef::parse(&format!("ghcr.io/a/b:1@{D256}")).unwrap();
         assert_eq!(pinned.fully_qualified(), format!("ghcr.io/a/b:1@{D256}"));
         let digest_only = ImageRef::parse(&format!("ghcr.io/a/b@{D256}")).unwrap();

@@ -201,6 +201,7 @@ mod tests {
             ("1.2.3.4", "1.2.3.4"),
             ("10.1.5", "10.1.0.5"),
             ("255.255.255.254", "255.255.255.254"),
+            ("255.1", "255.0.0.1"),
             ("10.65535", "10.0.255.255"),
             ("256.1", "256.1"),
             ("10.1.256", "10.1.1.0"),
@@ -209,6 +210,10 @@ mod tests {
             ("10.0.0.08", "10.0.0.08"),
             ("1.2.3.4.5", "1.2.3.4.5"),
             ("0x", "0x"),
+            // A sign is no digit (Rust's `from_str_radix` would take it; inet_aton does not).
+            ("+1", "+1"),
+            ("10.0.0.+1", "10.0.0.+1"),
+            ("0x+1", "0x+1"),
             ("registry.hub.docker.com", "docker.io"),
             ("GHCR.io", "ghcr.io"),
         ];
@@ -249,5 +254,40 @@ mod tests {
             HostId::parse("[2001:db8::1]").spellings(),
             vec!["[2001:db8::1]"]
         );
+    }
+
+    #[test]
+    fn an_ip_host_has_its_canonical_spelling() {
+        // (written, spellings)
+        let cases: [(&str, &[&str]); 3] = [
+            ("010.0.0.1", &["8.0.0.1"]),
+            ("[::ffff:a00:1]", &["10.0.0.1"]),
+            ("GHCR.io", &["ghcr.io"]),
+        ];
+        for (written, spellings) in cases {
+            assert_eq!(
+                HostId::parse(written).spellings(),
+                spellings.to_vec(),
+                "{written}"
+            );
+        }
+    }
+
+    #[test]
+    fn host_and_port_split() {
+        // (registry, host, port); `None` when it cannot be split.
+        let cases = [
+            ("ghcr.io", Some(("ghcr.io", None))),
+            ("localhost:5000", Some(("localhost", Some("5000")))),
+            ("host:", Some(("host", Some("")))),
+            ("[::1]", Some(("[::1]", None))),
+            ("[::1]:5000", Some(("[::1]", Some("5000")))),
+            ("[fe80::1]:", Some(("[fe80::1]", Some("")))),
+            ("[::1]5000", None),
+            ("[::1", None),
+        ];
+        for (registry, expected) in cases {
+            assert_eq!(split_host_port(registry), expected, "{registry}");
+        }
     }
 }

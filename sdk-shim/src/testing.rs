@@ -47,3 +47,93 @@ pub(crate) fn fixture_request(name: &str) -> AdmissionRequest {
         .join(name);
     serde_json::from_value(read_request_value(&path)).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::AdmissionRequest;
+    use crate::verdict::Verdict;
+    use crate::workload::Workload;
+
+    /// Rejects every image the host has no digest for, and an object whose `ConfigMap` named
+    /// `gate` in its namespace is missing.
+    struct Gate;
+
+    #[derive(Debug, Default, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct GateSettings {}
+
+    impl crate::settings::PolicySettings for GateSettings {}
+
+    impl Policy for Gate {
+        type Settings = GateSettings;
+
+        fn evaluate(
+            _settings: &GateSettings,
+            request: &AdmissionRequest,
+            workload: &Workload,
+            host: &dyn Host,
+        ) -> Verdict {
+            let mut verdict = Verdict::for_request(request);
+            let namespace = request.namespace().unwrap_or_default();
+            if let Err(why) = host.get_resource("v1", "ConfigMap", namespace, "gate") {
+                verdict.reject_request(why);
+            }
+            for container in &workload.containers {
+                let image = container.image.unwrap_or_default();
+                if let Err(why) = host.manifest_digest(image) {
+                    verdict.reject(container, why);
+                }
+            }
+            verdict
+        }
+    }
+
+    fn pod(namespace: &str, image: &str) -> Value {
+        json!({
+            "uid": "1",
+            "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "operation": "CREATE",
+            "namespace": namespace,
+            "object": {"kind": "Pod", "spec": {"containers": [{"name": "web", "image": image}]}},
+        })
+    }
+
+    /// `cluster_from_file` loads every object of the file; `run_policy_on` gives the verdict.
+    #[test]
+    fn a_policy_runs_on_a_request_against_a_cluster_file() {
+        let path = std::env::temp_dir().join(format!(
+            "sdk-shim-testing-{}-cluster.yaml",
+            std::process::id()
+        ));
+        std::fs::write(
+            &path,
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {namespace: default, name: gate}\n",
+        )
+        .unwrap();
+        let host = cluster_from_file(&path).with_digest("nginx:1.25", "sha256:aaaa");
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(host.resources.len(), 1);
+        // (namespace, image, accepted, message)
+        let cases = [
+            ("default", "nginx:1.25", true, None),
+            (
+                "default",
+                "redis:7",
+                false,
+                Some("container 'web' (/spec/containers/0) image 'redis:7': manifest unknown: redis:7"),
+            ),
+            (
+                "other",
+                "nginx:1.25",
+                false,
+                Some("ConfigMap 'gate' not found in namespace 'other'"),
+            ),
+        ];
+        for (namespace, image, accepted, message) in cases {
+            let response = run_policy_on::<Gate>(pod(namespace, image), Value::Null, &host);
+            assert_eq!(response.accepted, accepted, "{namespace} {image}");
+            assert_eq!(response.message.as_deref(), message, "{namespace} {image}");
+        }
+    }
+}

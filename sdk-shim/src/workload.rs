@@ -876,4 +876,96 @@ mod tests {
         );
         assert_eq!(container_kind_at("/spec/sidecars/0"), ContainerKind::Custom);
     }
+
+    #[test]
+    fn pull_policy_fields_are_named_by_kind() {
+        let request = fixture_request("pod_image_volumes.json");
+        let workload = Workload::from_request(&request, &[]).unwrap();
+        let fields: Vec<(ContainerKind, &str)> = workload
+            .containers
+            .iter()
+            .map(|c| (c.kind, c.pull_policy_field()))
+            .collect();
+        assert_eq!(
+            fields,
+            vec![
+                (ContainerKind::Container, "imagePullPolicy"),
+                (ContainerKind::ImageVolume, "pullPolicy"),
+                (ContainerKind::ImageVolume, "pullPolicy"),
+            ]
+        );
+    }
+
+    #[test]
+    fn only_pods_have_the_ephemeralcontainers_subresource() {
+        let mut request = fixture_request("deployment_three_containers_one_init.json");
+        request.sub_resource = Some("ephemeralcontainers".into());
+        request.object["spec"]["template"]["spec"]["ephemeralContainers"] =
+            serde_json::json!([{"name": "debugger", "image": "busybox"}]);
+        let workload = Workload::from_request(&request, &[]).unwrap();
+        assert!(workload.containers.is_empty());
+    }
+
+    /// Containers without a name describe themselves by pointer.
+    #[test]
+    fn unnamed_containers_describe_themselves_by_pointer() {
+        let extractors = [extractor(
+            r#"{"apiVersion":"argoproj.io/v1alpha1","kind":"Rollout",
+                "paths":["$.spec.sidecars[*]","$.spec.template.spec.initContainers[*]","$.spec.analysisImage"]}"#,
+        )
+        .unwrap()];
+        let mut request = fixture_request("rollout.json");
+        request.object = serde_json::json!({
+            "spec": {
+                "sidecars": [{"image": "ghcr.io/acme/sidecar:1"}],
+                "template": {"spec": {"initContainers": [{"image": "busybox"}]}},
+                "analysisImage": "ghcr.io/acme/analysis:1"
+            }
+        });
+        let workload = Workload::from_request(&request, &extractors).unwrap();
+        let names: Vec<String> = workload.containers.iter().map(|c| c.to_string()).collect();
+        assert_eq!(
+            names,
+            vec![
+                "container at /spec/sidecars/0",
+                "init container at /spec/template/spec/initContainers/0",
+                "image at /spec/analysisImage",
+            ]
+        );
+    }
+
+    /// A custom resource with two pod templates: each container belongs to its own pod spec.
+    #[test]
+    fn containers_of_two_pod_specs_belong_to_their_own() {
+        let extractors = [extractor(
+            r#"{"apiVersion":"argoproj.io/v1alpha1","kind":"Rollout",
+                "paths":["$.spec.*.spec.containers[*]"]}"#,
+        )
+        .unwrap()];
+        let mut request = fixture_request("rollout.json");
+        request.object = serde_json::json!({
+            "spec": {
+                "blue": {"spec": {"containers": [{"name": "web", "image": "nginx:1"}]}},
+                "green": {"spec": {"containers": [{"name": "web", "image": "nginx:2"}]}}
+            }
+        });
+        let workload = Workload::from_request(&request, &extractors).unwrap();
+        let found: Vec<(&str, &str)> = workload
+            .containers
+            .iter()
+            .map(|c| {
+                (
+                    c.pointer.as_str(),
+                    workload.pod_spec_of(c).unwrap().pointer.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                ("/spec/blue/spec/containers/0", "/spec/blue/spec"),
+                ("/spec/green/spec/containers/0", "/spec/green/spec"),
+            ]
+        );
+    }
 }
