@@ -1256,6 +1256,23 @@ mod tests {
             (" ghcr.io", "ghcr.io/acme/app", false),
             ("ghcr.io\\", "ghcr.io/acme/app", false),
             ("https://user:p/ss@ghcr.io", "ghcr.io/acme/app", false),
+            ("https://%zz@ghcr.io", "ghcr.io/acme/app", false),
+            ("ghcr.io#%zz", "ghcr.io/acme/app", false),
+            ("g\\hcr.io", "ghcr.io/acme/app", false),
+            ("g[^a]cr.io", "ghcr.io/acme/app", false),
+            ("[::1%41]:5000", "[::1A]:5000/app", false),
+            // Control characters are refused up to the fragment; the query is not checked.
+            ("ghcr.io?a\tb", "ghcr.io/acme/app", false),
+            ("ghcr.io?\u{7f}", "ghcr.io/acme/app", false),
+            ("ghcr.io?a b", "ghcr.io/acme/app", true),
+            ("ghcr.io?%#41", "ghcr.io/acme/app", true),
+            // Host escapes: only %25 and non-ASCII bytes (%80 and up); path escapes decode.
+            ("ghcr.%69o", "ghcr.io/acme/app", false),
+            ("gh%C3%80.io", "gh\u{C0}.io/acme/app", true),
+            ("ghcr.io/ac%2Fme", "ghcr.io/ac/me/app", true),
+            ("gh\u{C0}.io", "gh\u{C0}.io/acme/app", true),
+            // A stray ']' fails net.SplitHostPort: the whole host is one label, no port.
+            ("*:5000", "a]b:5000/app", false),
         ];
         for (key, image, expected) in cases {
             assert_eq!(
@@ -1263,6 +1280,40 @@ mod tests {
                 expected,
                 "key {key:?} serves {image}"
             );
+        }
+    }
+
+    #[test]
+    fn zoned_keys_are_kept_but_match_nothing() {
+        // The keyring holds the decoded host; Lookup parses it again, and a decoded zone is
+        // then a bad escape, so the key matches nothing. Bad zone escapes drop the key.
+        let cases: [(&str, &[&str]); 4] = [
+            ("[fe80::1%25en0]:5000", &["[fe80::1%en0]:5000"]),
+            ("[fe80::1%25a%20b]:5000", &["[fe80::1%a\\u{20}b]:5000"]),
+            ("[fe80::1%25%7B]:5000", &[]),
+            ("[fe80::1%41]:5000", &[]),
+        ];
+        for (key, shown) in cases {
+            let keyring = with_keys(&[key]);
+            assert_eq!(keyring.describe(), shown, "{key}");
+            assert!(!keyring.serves("[fe80::1%25en0]:5000/app"), "{key}");
+        }
+    }
+
+    #[test]
+    fn escaped_surrogates_in_keys() {
+        // Go's unquote: a pair is one character, anything else a lone surrogate (U+FFFD).
+        let cases = [
+            (r#"ghcr.io/\ud83d\ude00"#, "ghcr.io/\u{1F600}/app"),
+            (r#"ghcr.io/\ude00\ude00x"#, "ghcr.io/\u{FFFD}\u{FFFD}x/app"),
+            (r#"ghcr.io/\ud83d\ud83dx"#, "ghcr.io/\u{FFFD}\u{FFFD}x/app"),
+            (r#"ghcr.io/\ud83d\u0041"#, "ghcr.io/\u{FFFD}A/app"),
+            (r#"ghcr.io/\udbff\udfff"#, "ghcr.io/\u{10FFFF}/app"),
+        ];
+        for (key, image) in cases {
+            let keyring = keyring(&format!(r#"{{"auths":{{"{key}":{{"auth":"cjpw"}}}}}}"#));
+            assert!(keyring.serves(image), "{key} serves {image}");
+            assert!(!keyring.serves("ghcr.io/acme/app"), "{key}");
         }
     }
 
@@ -1311,6 +1362,9 @@ mod tests {
             ("index.docker.io", "Docker.IO/nginx", false),
             ("docker.io", "Docker.IO/nginx", false),
             ("Docker.IO", "Docker.IO/nginx", true),
+            // A name without '/' is a Docker Hub one (`library/`), an empty one is not.
+            ("index.docker.io", "nginx", true),
+            ("index.docker.io", "", false),
         ];
         for (key, image, expected) in cases {
             assert_eq!(
@@ -1446,6 +1500,18 @@ mod tests {
                 r#"{"HttpHeaders":{"User-Agent":"x","X":null},"auths":{"ghcr.io":{"auth":"cjpw"}}}"#,
                 true,
             ),
+            (
+                r#"{"x":{},"y":[],"z":[true,false,null,{"a":[]}],"auths":{"ghcr.io":{"auth":"cjpw"}}}"#,
+                true,
+            ),
+            (
+                r#"{"HttpHeaders":null,"auths":{"ghcr.io":{"auth":"cjpw"}}}"#,
+                true,
+            ),
+            (
+                r#"{"auths":{"ghcr.io":{"username":"\b\f\n\r\t\"\\\/","password":"p"}}}"#,
+                true,
+            ),
         ];
         for (config, expected) in cases {
             assert_eq!(
@@ -1548,6 +1614,54 @@ mod tests {
             ),
             (
                 secret(DOCKER_CONFIG_JSON, ".dockerconfigjson", &deep),
+                "is not valid JSON",
+            ),
+            (
+                secret(
+                    DOCKER_CONFIG_JSON,
+                    ".dockerconfigjson",
+                    r#"{"auths": {}, "x": [1}}"#,
+                ),
+                "is not valid JSON",
+            ),
+            (
+                secret(
+                    DOCKER_CONFIG_JSON,
+                    ".dockerconfigjson",
+                    r#"{"auths": {}, "x": 1.}"#,
+                ),
+                "is not valid JSON",
+            ),
+            (
+                secret(
+                    DOCKER_CONFIG_JSON,
+                    ".dockerconfigjson",
+                    r#"{"auths": {}, "x": -}"#,
+                ),
+                "is not valid JSON",
+            ),
+            (
+                secret(
+                    DOCKER_CONFIG_JSON,
+                    ".dockerconfigjson",
+                    r#"{"auths": {}, "x": 1e+}"#,
+                ),
+                "is not valid JSON",
+            ),
+            (
+                secret(
+                    DOCKER_CONFIG_JSON,
+                    ".dockerconfigjson",
+                    "{\"auths\": {\"ghcr.io\": {\"username\": \"a\tb\"}}}",
+                ),
+                "is not valid JSON",
+            ),
+            (
+                secret(
+                    DOCKER_CONFIG_JSON,
+                    ".dockerconfigjson",
+                    r#"{"auths": {}, "x": {"a": 1]}"#,
+                ),
                 "is not valid JSON",
             ),
             (
@@ -1670,6 +1784,12 @@ mod tests {
             "]".repeat(9_999)
         );
         assert!(matches!(read_config(&deep_ok), SecretRead::Keyring(_)));
+        // Closed containers no longer count: 20000 siblings are far from the limit.
+        let wide = format!(
+            r#"{{"auths":{{}},"x":[{}1]}}"#,
+            r#"[],{},[1],{"a":1},"#.repeat(5_000)
+        );
+        assert!(matches!(read_config(&wide), SecretRead::Keyring(_)));
     }
 
     #[test]
@@ -1716,6 +1836,32 @@ mod tests {
             };
             assert!(why.contains(expected), "{why} (expected {expected})");
         }
+        // A type is shown up to 80 characters, with '…' only when it is longer.
+        let skipped = |kind: &str| match read_secret(&json!({"type": kind})) {
+            SecretRead::Skipped(why) => why,
+            other => panic!("not skipped: {other:?}"),
+        };
+        let eighty = "t".repeat(80);
+        assert!(skipped(&eighty).contains(&format!("type '{eighty}' is not")));
+        assert!(skipped(&format!("{eighty}tt")).contains(&format!("type '{eighty}…' is not")));
+        assert!(skipped(&format!("{eighty}t")).contains(&format!("type '{eighty}…' is not")));
+    }
+
+    #[test]
+    fn merged_keys_are_usable_when_any_secret_has_usable_credentials() {
+        // BasicDockerKeyring.Add appends credentials under a key, Lookup returns them all (L4).
+        let usable = with_keys(&["ghcr.io"]);
+        let unusable = keyring(r#"{"auths": {"ghcr.io": {"identitytoken": "t0ken"}}}"#);
+        for (first, second) in [(&usable, &unusable), (&unusable, &usable)] {
+            let mut merged = first.clone();
+            merged.merge(second);
+            assert!(merged.serves("ghcr.io/acme/app"));
+            assert!(merged.describe_unusable().is_empty());
+        }
+        let mut neither = unusable.clone();
+        neither.merge(&unusable);
+        assert!(!neither.serves("ghcr.io/acme/app"));
+        assert_eq!(neither.describe_unusable(), ["ghcr.io"]);
     }
 
     #[test]
@@ -1839,6 +1985,15 @@ mod tests {
             ("?", "é", true),
             ("?", "", false),
             ("ab", "abc", false),
+            // A last chunk matching early is retried further on; a star never skips a '/'.
+            ("*a", "aba", true),
+            ("a*/b", "ab/b", true),
+            ("a*b", "a/b", false),
+            // A star inside a class is a character; a trailing '\' or an empty class is bad.
+            ("[*]x", "*x", true),
+            ("[a]*x", "abbx", true),
+            ("a\\", "a", false),
+            ("[^]x", "ax", false),
         ];
         for (pattern, name, expected) in cases {
             assert_eq!(
@@ -1851,8 +2006,16 @@ mod tests {
 
     #[test]
     fn go_base64_details() {
-        let cases: [(&str, bool, Option<&str>); 9] = [
+        let cases: [(&str, bool, Option<&str>); 15] = [
             ("cm9ib3Q6czNjcmV0", true, Some("robot:s3cret")),
+            // Newlines between the two '=' and after the padding are skipped.
+            ("cjpwYQ=\r\n=\n", true, Some("r:pa")),
+            ("cjpwYQ==\n\r", true, Some("r:pa")),
+            // Padding after fewer than two characters of a quantum, a lone or broken "==".
+            ("cjpwY=", true, None),
+            ("cjpw=", true, None),
+            ("cjpwYQ=", true, None),
+            ("cjpwYQ=x", true, None),
             ("cm9i\r\nb3Q6czNjcmV0\n", true, Some("robot:s3cret")),
             ("cjpwYQ==", true, Some("r:pa")),
             ("cjpwYQ", false, Some("r:pa")),
