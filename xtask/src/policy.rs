@@ -157,12 +157,10 @@ impl PolicyCrate {
 
     /// Every policy under `policies/`, sorted by name.
     pub fn all(root: &Path) -> Result<Vec<Self>> {
-        let mut dirs: Vec<PathBuf> = std::fs::read_dir(root.join("policies"))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.join("Cargo.toml").exists())
-            .collect();
-        dirs.sort();
-        dirs.iter().map(|d| PolicyCrate::load(d)).collect()
+        e2e::policy_dirs(root)?
+            .iter()
+            .map(|(_, dir)| PolicyCrate::load(dir))
+            .collect()
     }
 
     /// The policy's Rust type, by convention its name in CamelCase (`forbid-latest` -> `ForbidLatest`).
