@@ -1,12 +1,15 @@
 //! The host side of the policies' capabilities, answered from fixtures.
 
+use crate::registry::{explain, RegistryClient, RegistryOptions};
 use anyhow::{bail, Context, Result};
+use oci_client::secrets::RegistryAuth;
+use oci_client::RegistryOperation;
 use sdk_shim::host::find_resource;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// What the host knows: image digests and a small "cluster state".
 #[derive(Debug, Default)]
@@ -23,9 +26,11 @@ pub struct HostCapabilities {
     registry: Option<RegistryLookup>,
 }
 
-/// Digest lookups against real registries (HTTP for loopback registries, HTTPS elsewhere).
+/// Digest lookups against real registries, reached as `crate::registry` describes (Docker config
+/// credentials, `--ca-cert`, plain HTTP only where asked or for a loopback registry without TLS).
 struct RegistryLookup {
-    client: oci_client::Client,
+    options: RegistryOptions,
+    clients: Mutex<BTreeMap<String, Arc<RegistryClient>>>,
     runtime: tokio::runtime::Runtime,
 }
 
@@ -36,29 +41,46 @@ impl std::fmt::Debug for RegistryLookup {
 }
 
 impl RegistryLookup {
-    fn new(plain_http_hosts: Vec<String>) -> Result<Self> {
-        use oci_client::client::{ClientConfig, ClientProtocol};
-        let client = oci_client::Client::new(ClientConfig {
-            protocol: ClientProtocol::HttpsExcept(plain_http_hosts),
-            ..Default::default()
-        });
+    fn new(options: RegistryOptions) -> Result<Self> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        Ok(RegistryLookup { client, runtime })
+        Ok(RegistryLookup {
+            options,
+            clients: Mutex::default(),
+            runtime,
+        })
     }
 
     fn digest(&self, image: &str) -> Result<String, String> {
         let reference: oci_client::Reference =
             image.parse().map_err(|e| format!("{image}: {e}"))?;
+        let host = reference.resolve_registry().to_string();
         self.runtime
-            .block_on(
-                self.client.fetch_manifest_digest(
-                    &reference,
-                    &oci_client::secrets::RegistryAuth::Anonymous,
-                ),
-            )
-            .map_err(|e| format!("{image}: {e}"))
+            .block_on(async {
+                let cached = self.clients.lock().ok().and_then(|c| c.get(&host).cloned());
+                let client = match cached {
+                    Some(client) => client,
+                    None => {
+                        let client = Arc::new(RegistryClient::connect(&host, &self.options).await?);
+                        if let Ok(mut clients) = self.clients.lock() {
+                            clients.insert(host.clone(), client.clone());
+                        }
+                        client
+                    }
+                };
+                client
+                    .authenticate(&reference, RegistryOperation::Pull)
+                    .await?;
+                client
+                    .client
+                    .fetch_manifest_digest(&reference, &RegistryAuth::Anonymous)
+                    .await
+                    .map_err(|e| {
+                        explain(&e, &host, reference.repository(), RegistryOperation::Pull)
+                    })
+            })
+            .map_err(|e| format!("{image}: {e:#}"))
     }
 }
 
@@ -88,8 +110,8 @@ impl HostCapabilities {
 
     /// Answers digest lookups missing from the fixtures from the real registries; the hosts listed
     /// (loopback test registries) are spoken to over plain HTTP.
-    pub fn with_registry_lookups(mut self, plain_http_hosts: Vec<String>) -> Result<Self> {
-        self.registry = Some(RegistryLookup::new(plain_http_hosts)?);
+    pub fn with_registry_lookups(mut self, options: RegistryOptions) -> Result<Self> {
+        self.registry = Some(RegistryLookup::new(options)?);
         Ok(self)
     }
 

@@ -3,6 +3,7 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, CommandFactory, Parser, Subcommand};
+use e2e::registry::{Login, RegistryOptions};
 use e2e::{read_json_or_yaml, read_request, HostCapabilities, PolicyModule};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -30,9 +31,19 @@ enum Command {
         /// Push to this registry: HOST[:PORT][/PREFIX]
         #[arg(long)]
         registry: Option<String>,
-        /// Speak plain HTTP to the registry (loopback registries always are)
+        #[command(flatten)]
+        access: RegistryArgs,
+        /// Sign with this cosign private key (default: a key generated under dist/keys/)
         #[arg(long)]
-        insecure: bool,
+        key: Option<PathBuf>,
+    },
+    /// Package, sign and push the modules already in dist/ (no build): publish a tested build
+    Publish {
+        /// Push to this registry: HOST[:PORT][/PREFIX]
+        #[arg(long)]
+        registry: String,
+        #[command(flatten)]
+        access: RegistryArgs,
         /// Sign with this cosign private key (default: a key generated under dist/keys/)
         #[arg(long)]
         key: Option<PathBuf>,
@@ -98,9 +109,41 @@ struct Source {
     /// A Kubewarden verification config (keys, threshold)
     #[arg(long)]
     verification_config: Option<PathBuf>,
-    /// Speak plain HTTP to the registry (loopback registries always are)
+    #[command(flatten)]
+    access: RegistryArgs,
+}
+
+/// How to reach a registry. Credentials otherwise come from the Docker config
+/// ($DOCKER_CONFIG/config.json, else ~/.docker/config.json), its credential helpers included.
+#[derive(Args)]
+struct RegistryArgs {
+    /// Speak plain HTTP to the registry (a loopback registry without TLS always is)
     #[arg(long)]
     insecure: bool,
+    /// Trust this CA certificate (PEM) besides the system roots; may repeat
+    #[arg(long = "ca-cert", value_name = "FILE")]
+    ca_certs: Vec<PathBuf>,
+    /// Log in as this user (with --password-stdin) instead of the Docker config's credentials
+    #[arg(long, requires = "password_stdin")]
+    username: Option<String>,
+    /// Read the password or token from stdin (never give it on the command line)
+    #[arg(long, requires = "username")]
+    password_stdin: bool,
+}
+
+impl RegistryArgs {
+    fn options(&self) -> Result<RegistryOptions> {
+        let login = match &self.username {
+            Some(username) => Some(Login::read(username, std::io::stdin().lock())?),
+            None => None,
+        };
+        Ok(RegistryOptions {
+            insecure: self.insecure,
+            ca_certs: self.ca_certs.clone(),
+            login,
+            ..Default::default()
+        })
+    }
 }
 
 fn main() {
@@ -116,16 +159,29 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Build => pipeline::build(&root).map(|_| ()),
         Command::Release {
             registry,
-            insecure,
+            access,
             key,
         } => {
             let release = ReleaseOptions {
                 registry,
-                insecure,
+                registry_options: access.options()?,
                 key,
                 layout: None,
             };
             pipeline::release(&root, &release).map(|_| ())
+        }
+        Command::Publish {
+            registry,
+            access,
+            key,
+        } => {
+            let release = ReleaseOptions {
+                registry: Some(registry),
+                registry_options: access.options()?,
+                key,
+                layout: None,
+            };
+            pipeline::publish(&root, &pipeline::built(&root)?, &release).map(|_| ())
         }
         Command::Verify(source) => {
             let (digest, _) = source.fetch_verified()?;
@@ -179,7 +235,7 @@ fn dispatch(cli: Cli) -> Result<()> {
 
 impl Source {
     fn fetch_verified(&self) -> Result<(String, Vec<u8>)> {
-        let location = Location::parse(&self.location, self.insecure)?;
+        let location = Location::parse(&self.location, &self.access.options()?)?;
         let config = match (&self.key, &self.verification_config) {
             (Some(key), None) => {
                 let pem = std::fs::read_to_string(key)

@@ -7,6 +7,8 @@ use crate::oci::{self, Layout, Store};
 use crate::policy::{workspace_field, PolicyCrate};
 use crate::registry::Registry;
 use anyhow::{bail, Context, Result};
+use e2e::registry::RegistryOptions;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -36,16 +38,21 @@ pub fn build(root: &Path) -> Result<Vec<(PolicyCrate, PathBuf)>> {
     let mut profiles: Vec<&str> = policies.iter().map(|p| p.profile.as_str()).collect();
     profiles.sort();
     profiles.dedup();
+    let bar = progress("compiling", profiles.len());
     for profile in profiles {
         let names: Vec<&str> = policies
             .iter()
             .filter(|p| p.profile == profile)
             .map(|p| p.name.as_str())
             .collect();
-        eprintln!(
-            "==> compiling {} for wasm32-wasip1 (profile {profile})",
-            names.join(", ")
+        say(
+            &bar,
+            format!(
+                "==> compiling {} for wasm32-wasip1 (profile {profile})",
+                names.join(", ")
+            ),
         );
+        bar.set_message(names.join(", "));
         let mut command = cargo();
         command.current_dir(root).args([
             "build",
@@ -57,10 +64,25 @@ pub fn build(root: &Path) -> Result<Vec<(PolicyCrate, PathBuf)>> {
         for name in names {
             command.args(["-p", name]);
         }
-        if !command.status().context("cannot run cargo")?.success() {
-            bail!("cargo build failed");
+        // Under a progress bar cargo's own output is kept, and shown only when it fails.
+        if bar.is_hidden() {
+            if !command.status().context("cannot run cargo")?.success() {
+                bail!("cargo build failed");
+            }
+        } else {
+            let output = command
+                .arg("--quiet")
+                .output()
+                .context("cannot run cargo")?;
+            if !output.status.success() {
+                bar.abandon();
+                eprint!("{}", String::from_utf8_lossy(&output.stderr));
+                bail!("cargo build failed");
+            }
         }
+        bar.inc(1);
     }
+    bar.finish_and_clear();
     let dist = root.join("dist");
     std::fs::create_dir_all(&dist)?;
     let mut written = Vec::new();
@@ -94,7 +116,8 @@ pub fn build(root: &Path) -> Result<Vec<(PolicyCrate, PathBuf)>> {
 pub struct ReleaseOptions {
     /// `host[:port][/prefix]` to push to, besides the OCI layout.
     pub registry: Option<String>,
-    pub insecure: bool,
+    /// TLS, plain HTTP and credentials for that registry.
+    pub registry_options: RegistryOptions,
     /// A cosign private key; a new key pair is made in `dist/keys/` when absent.
     pub key: Option<PathBuf>,
     /// The OCI layout directory; `dist/oci` by default.
@@ -166,7 +189,7 @@ pub fn publish(
                 .split_once('/')
                 .unwrap_or((target.as_str(), "image-policies"));
             Some((
-                Registry::new(host, options.insecure)?,
+                Registry::new(host, &options.registry_options)?,
                 host.to_string(),
                 prefix.trim_end_matches('/').to_string(),
             ))
@@ -182,14 +205,17 @@ pub fn publish(
             .clone()
             .unwrap_or_else(|| root.join("dist/oci")),
     );
+    let bar = progress("releasing", built.len());
     for (policy, wasm_path) in built {
         let step = Instant::now();
+        bar.set_message(format!("{}: packaging", policy.name));
         let wasm = std::fs::read(wasm_path)?;
         let artifact = oci::package(policy, &wasm, &created, &source)?;
         let tag = format!("v{}", policy.version);
         let repository = format!("image-policies/{}", policy.name);
         let digest = layout.put(&repository, &artifact, &tag)?;
         let published = format!("{PUBLISHED_PREFIX}/{}", policy.name);
+        bar.set_message(format!("{}: signing", policy.name));
         let signature = cosign::sign(
             &layout,
             &repository,
@@ -198,14 +224,17 @@ pub fn publish(
             &signer,
             &BTreeMap::new(),
         )?;
-        println!(
-            "{} {tag}: {} @{digest} (signed: {signature})",
-            policy.name,
-            layout.describe(&repository)
-        );
+        bar.suspend(|| {
+            println!(
+                "{} {tag}: {} @{digest} (signed: {signature})",
+                policy.name,
+                layout.describe(&repository)
+            )
+        });
         let mut pushed = None;
         if let Some((registry, host, prefix)) = &registry {
             let repository = format!("{prefix}/{}", policy.name);
+            bar.set_message(format!("{}: pushing to {host}", policy.name));
             registry.put(&repository, &artifact, &tag)?;
             cosign::sign(
                 registry,
@@ -216,17 +245,23 @@ pub fn publish(
                 &BTreeMap::new(),
             )?;
             let location = format!("registry://{host}/{repository}:{tag}");
-            println!(
-                "{} {tag}: pushed {location} @{digest} (signed)",
-                policy.name
-            );
+            bar.suspend(|| {
+                println!(
+                    "{} {tag}: pushed {location} @{digest} (signed)",
+                    policy.name
+                )
+            });
             pushed = Some(location);
         }
-        eprintln!(
-            "    {} packaged and signed in {} ms",
-            policy.name,
-            step.elapsed().as_millis()
+        say(
+            &bar,
+            format!(
+                "    {} packaged and signed in {} ms",
+                policy.name,
+                step.elapsed().as_millis()
+            ),
         );
+        bar.inc(1);
         released.push(Released {
             name: policy.name.clone(),
             tag,
@@ -234,7 +269,29 @@ pub fn publish(
             pushed,
         });
     }
+    bar.finish_and_clear();
     Ok(released)
+}
+
+/// A progress bar on stderr; indicatif draws nothing when stderr is not a terminal (CI, pipes).
+fn progress(step: &str, steps: usize) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(steps as u64), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{prefix:>10} [{bar:24}] {pos}/{len} {wide_msg} {elapsed}")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(step.to_string());
+    bar
+}
+
+/// A log line: above the bar on a terminal, plain on stderr otherwise.
+fn say(bar: &ProgressBar, line: String) {
+    if bar.is_hidden() {
+        eprintln!("{line}");
+    } else {
+        bar.println(line);
+    }
 }
 
 /// The last commit's time (reproducible artifacts for one commit), or the epoch outside git.
@@ -265,7 +322,7 @@ pub struct Location {
 }
 
 impl Location {
-    pub fn parse(text: &str, insecure: bool) -> Result<Self> {
+    pub fn parse(text: &str, options: &RegistryOptions) -> Result<Self> {
         let (scheme, rest) = text.split_once("://").with_context(|| {
             format!("'{text}': expected registry://host/repository:tag or oci://dir:tag")
         })?;
@@ -282,7 +339,7 @@ impl Location {
                     .split_once('/')
                     .with_context(|| format!("'{text}' names no repository"))?;
                 Ok(Location {
-                    store: Box::new(Registry::new(host, insecure)?),
+                    store: Box::new(Registry::new(host, options)?),
                     repository: repository.to_string(),
                     reference,
                 })

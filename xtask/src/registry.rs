@@ -1,65 +1,46 @@
-//! A registry as a [`Store`], through `oci-client`. Plain HTTP is used only for a loopback
-//! registry or when the caller says `insecure`.
+//! A registry as a [`Store`], through `oci-client`, reached as [`e2e::registry`] describes:
+//! credentials from `--username`/`--password-stdin` or the Docker config, TLS with the system roots
+//! and `--ca-cert`, plain HTTP only with `--insecure` or for a loopback registry without TLS.
 
 use crate::oci::{check_digest, Artifact, Store, MANIFEST_MEDIA_TYPE};
-use anyhow::{bail, Context, Result};
-use oci_client::client::{ClientConfig, ClientProtocol};
+use anyhow::Result;
+use e2e::registry::{explain, RegistryClient, RegistryOptions};
 use oci_client::errors::{OciDistributionError, OciErrorCode};
 use oci_client::secrets::RegistryAuth;
-use oci_client::{Client, Reference};
-use std::net::IpAddr;
+use oci_client::{Reference, RegistryOperation};
+
+pub use e2e::registry::is_loopback;
 
 pub struct Registry {
-    host: String,
-    client: Client,
+    remote: RegistryClient,
     runtime: tokio::runtime::Runtime,
 }
 
-/// Whether `host[:port]` is this machine.
-pub fn is_loopback(host: &str) -> bool {
-    let name = match host.rsplit_once(':') {
-        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
-        _ => host,
-    };
-    let name = name.trim_start_matches('[').trim_end_matches(']');
-    name == "localhost" || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
-
 impl Registry {
-    pub fn new(host: &str, insecure: bool) -> Result<Self> {
-        let protocol = if insecure || is_loopback(host) {
-            ClientProtocol::Http
-        } else {
-            ClientProtocol::Https
-        };
-        let client = Client::new(ClientConfig {
-            protocol,
-            ..Default::default()
-        });
+    pub fn new(host: &str, options: &RegistryOptions) -> Result<Self> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        Ok(Registry {
-            host: host.to_string(),
-            client,
-            runtime,
-        })
+        let remote = runtime.block_on(RegistryClient::connect(host, options))?;
+        Ok(Registry { remote, runtime })
+    }
+
+    /// Whether this registry is spoken to in plain HTTP.
+    pub fn plain_http(&self) -> bool {
+        self.remote.plain_http
     }
 
     fn reference(&self, repository: &str, reference: &str) -> Reference {
-        if reference.starts_with("sha256:") {
-            Reference::with_digest(
-                self.host.clone(),
-                repository.to_string(),
-                reference.to_string(),
-            )
-        } else {
-            Reference::with_tag(
-                self.host.clone(),
-                repository.to_string(),
-                reference.to_string(),
-            )
-        }
+        self.remote.reference(repository, reference)
+    }
+
+    fn explain(
+        &self,
+        error: &OciDistributionError,
+        repository: &str,
+        operation: RegistryOperation,
+    ) -> anyhow::Error {
+        explain(error, &self.remote.host, repository, operation)
     }
 }
 
@@ -80,39 +61,27 @@ fn is_not_found(error: &OciDistributionError) -> bool {
 impl Store for Registry {
     fn put(&self, repository: &str, artifact: &Artifact, tag: &str) -> Result<String> {
         let image = self.reference(repository, tag);
+        let client = &self.remote.client;
+        let push = RegistryOperation::Push;
         self.runtime.block_on(async {
-            self.client
-                .auth(
-                    &image,
-                    &RegistryAuth::Anonymous,
-                    oci_client::RegistryOperation::Push,
-                )
-                .await
-                .ok();
+            self.remote.authenticate(&image, push).await?;
             for blob in &artifact.blobs {
                 let digest = crate::oci::sha256_digest(blob);
-                if !self
-                    .client
-                    .blob_exists(&image, &digest)
-                    .await
-                    .unwrap_or(false)
-                {
-                    self.client
+                if !client.blob_exists(&image, &digest).await.unwrap_or(false) {
+                    client
                         .push_blob(&image, blob.clone(), &digest)
                         .await
-                        .with_context(|| {
-                            format!("cannot push blob {digest} to {}", self.describe(repository))
-                        })?;
+                        .map_err(|e| self.explain(&e, repository, push))?;
                 }
             }
-            self.client
+            client
                 .push_manifest_raw(
                     &image,
                     artifact.manifest.clone(),
                     http::HeaderValue::from_static(MANIFEST_MEDIA_TYPE),
                 )
                 .await
-                .with_context(|| format!("cannot push the manifest to {image}"))?;
+                .map_err(|e| self.explain(&e, repository, push))?;
             Ok::<_, anyhow::Error>(())
         })?;
         Ok(artifact.digest())
@@ -120,54 +89,39 @@ impl Store for Registry {
 
     fn manifest(&self, repository: &str, reference: &str) -> Result<Option<Vec<u8>>> {
         let image = self.reference(repository, reference);
-        let answer = self.runtime.block_on(self.client.pull_manifest_raw(
-            &image,
-            &RegistryAuth::Anonymous,
-            &[MANIFEST_MEDIA_TYPE],
-        ));
-        match answer {
-            Ok((bytes, _)) => Ok(Some(bytes.to_vec())),
-            Err(e) if is_not_found(&e) => Ok(None),
-            Err(e) => bail!("cannot fetch {image}: {e}"),
-        }
+        let pull = RegistryOperation::Pull;
+        self.runtime.block_on(async {
+            self.remote.authenticate(&image, pull).await?;
+            let answer = self
+                .remote
+                .client
+                .pull_manifest_raw(&image, &RegistryAuth::Anonymous, &[MANIFEST_MEDIA_TYPE])
+                .await;
+            match answer {
+                Ok((bytes, _)) => Ok(Some(bytes.to_vec())),
+                Err(e) if is_not_found(&e) => Ok(None),
+                Err(e) => Err(self.explain(&e, repository, pull)),
+            }
+        })
     }
 
     fn blob(&self, repository: &str, digest: &str) -> Result<Vec<u8>> {
         let image = self.reference(repository, digest);
+        let pull = RegistryOperation::Pull;
         let mut out = Vec::new();
-        self.runtime
-            .block_on(self.client.pull_blob(&image, digest, &mut out))
-            .with_context(|| {
-                format!(
-                    "cannot fetch blob {digest} from {}",
-                    self.describe(repository)
-                )
-            })?;
+        self.runtime.block_on(async {
+            self.remote.authenticate(&image, pull).await?;
+            self.remote
+                .client
+                .pull_blob(&image, digest, &mut out)
+                .await
+                .map_err(|e| self.explain(&e, repository, pull))
+        })?;
         check_digest(digest, &out)?;
         Ok(out)
     }
 
     fn describe(&self, repository: &str) -> String {
-        format!("{}/{repository}", self.host)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_loopback;
-
-    #[test]
-    fn loopback_hosts() {
-        for (host, expected) in [
-            ("127.0.0.1:5000", true),
-            ("127.1.2.3", true),
-            ("localhost:5000", true),
-            ("[::1]:5000", true),
-            ("ghcr.io", false),
-            ("10.0.0.1:5000", false),
-            ("localhost.evil.com", false),
-        ] {
-            assert_eq!(is_loopback(host), expected, "{host}");
-        }
+        format!("{}/{repository}", self.remote.host)
     }
 }

@@ -5,6 +5,7 @@
 
 mod support;
 
+use e2e::registry::RegistryOptions;
 use e2e::{HostCapabilities, PolicyModule};
 use sdk_shim::cases::{changes, Case, CaseTable, LoadedHost};
 use serde_json::{json, Value};
@@ -63,7 +64,7 @@ fn publish(registry: &TestRegistry, key: &Path, layout: &TempDir) -> Vec<Release
     let built = pipeline::built(&root).unwrap_or_else(|e| panic!("{e:#}"));
     let options = ReleaseOptions {
         registry: Some(format!("{}/image-policies", registry.host)),
-        insecure: false,
+        registry_options: RegistryOptions::default(),
         key: Some(key.to_path_buf()),
         layout: Some(layout.path().to_path_buf()),
     };
@@ -79,14 +80,14 @@ fn released_for<'a>(released: &'a [Released], policy: &PolicyCrate) -> &'a Relea
 }
 
 fn fetch_verified(location: &str, public_key: &str) -> (String, Vec<u8>) {
-    Location::parse(location, false)
+    Location::parse(location, &RegistryOptions::default())
         .unwrap()
         .fetch_verified(&VerificationConfig::single_key(public_key))
         .unwrap_or_else(|e| panic!("{location}: {e:#}"))
 }
 
 fn verify_error(location: &str, public_key: &str) -> String {
-    let location = Location::parse(location, false).unwrap();
+    let location = Location::parse(location, &RegistryOptions::default()).unwrap();
     match location.fetch_verified(&VerificationConfig::single_key(public_key)) {
         Ok(_) => panic!("verification passed"),
         Err(e) => format!("{e:#}"),
@@ -246,7 +247,7 @@ fn an_unsigned_artifact_is_rejected() {
     )
     .unwrap();
     let repository = format!("unsigned/{}", policy.name);
-    Registry::new(&registry.host, false)
+    Registry::new(&registry.host, &RegistryOptions::default())
         .unwrap()
         .put(&repository, &artifact, &tag(&policy))
         .unwrap();
@@ -316,7 +317,7 @@ fn a_tampered_layer_is_rejected() {
     assert!(error.contains("does not match its content"), "{error}");
 
     // In the registry: a changed module under the same tag, with the old signature copied over.
-    let store = Registry::new(&registry.host, false).unwrap();
+    let store = Registry::new(&registry.host, &RegistryOptions::default()).unwrap();
     let mut wasm = std::fs::read(e2e::built_policy(&policy.name).unwrap()).unwrap();
     wasm.extend_from_slice(b"\0\x04evil"); // a custom section: still a valid module
     let tampered = oci::package(
@@ -376,7 +377,7 @@ fn verification_configs_with_several_keys() {
     let released = publish(&registry, &first_private, &TempDir::new("layout"));
     let policy = first_policy();
     let release = released_for(&released, &policy);
-    let store = Registry::new(&registry.host, false).unwrap();
+    let store = Registry::new(&registry.host, &RegistryOptions::default()).unwrap();
     let annotations = BTreeMap::from([("env".to_string(), "prod".to_string())]);
     let second = cosign::load_signer(&second_private).unwrap();
     cosign::sign(
@@ -396,7 +397,7 @@ fn verification_configs_with_several_keys() {
             repository(&registry, &policy),
             tag(&policy)
         ),
-        false,
+        &RegistryOptions::default(),
     )
     .unwrap();
     let check = |config: serde_json::Value| {
@@ -503,7 +504,10 @@ fn refuses_failed_lookups(table: &CaseTable) -> (bool, bool) {
 /// The host a case runs against, resolving what its fixtures do not know from the test registry.
 fn registry_host(registry: &TestRegistry, host: &LoadedHost) -> Arc<HostCapabilities> {
     let mut capabilities = HostCapabilities::new()
-        .with_registry_lookups(vec![registry.host.clone()])
+        .with_registry_lookups(RegistryOptions {
+            plain_http_hosts: vec![registry.host.clone()],
+            ..Default::default()
+        })
         .unwrap();
     for (image, answer) in &host.digests {
         capabilities = match answer {
@@ -533,7 +537,10 @@ fn digest_lookups_resolve_tags_from_the_real_registry() {
     // The host side: every pushed tag resolves to the pushed digest; a tag the registry does not
     // have is an error naming the image.
     let host = HostCapabilities::new()
-        .with_registry_lookups(vec![registry.host.clone()])
+        .with_registry_lookups(RegistryOptions {
+            plain_http_hosts: vec![registry.host.clone()],
+            ..Default::default()
+        })
         .unwrap();
     for policy in &policies {
         let release = released_for(&released, policy);

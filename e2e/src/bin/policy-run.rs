@@ -2,12 +2,15 @@
 //!
 //! ```text
 //! policy-run --request-path REQ.json [--settings-json JSON | --settings-path FILE]
-//!            [--digests FILE] [--resolve-digests [--plain-http HOST]...] [--cluster-state FILE]... POLICY.wasm
+//!            [--digests FILE] [--resolve-digests [--plain-http HOST]... [--ca-cert FILE]...]
+//!            [--cluster-state FILE]... POLICY.wasm
 //! ```
 //! `--resolve-digests` answers digest lookups that `--digests` does not from the real registries
-//! (HTTPS; plain HTTP for the `--plain-http` hosts). Prints the policy's response as JSON. Invalid settings exit with status 2 and the policy's message.
+//! (HTTPS, trusting the `--ca-cert` CAs too; plain HTTP for the `--plain-http` hosts and loopback
+//! registries without TLS), with the Docker config's credentials (`e2e::registry`). Prints the policy's response as JSON. Invalid settings exit with status 2 and the policy's message.
 
 use anyhow::{bail, Context, Result};
+use e2e::registry::RegistryOptions;
 use e2e::{read_json_or_yaml, read_request, HostCapabilities, PolicyModule};
 use serde_json::Value;
 use std::path::PathBuf;
@@ -15,7 +18,7 @@ use std::sync::Arc;
 
 const USAGE: &str =
     "usage: policy-run --request-path FILE [--settings-json JSON | --settings-path FILE] \
-[--digests FILE] [--resolve-digests [--plain-http HOST]...] [--cluster-state FILE]... POLICY.wasm";
+[--digests FILE] [--resolve-digests [--plain-http HOST]... [--ca-cert FILE]...] [--cluster-state FILE]... POLICY.wasm";
 
 fn main() {
     match run() {
@@ -31,7 +34,7 @@ fn run() -> Result<i32> {
     let mut args = std::env::args().skip(1);
     let (mut request, mut settings, mut policy) = (None, Value::Null, None);
     let mut capabilities = HostCapabilities::new();
-    let (mut resolve, mut plain_http) = (false, Vec::new());
+    let (mut resolve, mut registries) = (false, RegistryOptions::default());
     while let Some(arg) = args.next() {
         let mut value = || {
             args.next()
@@ -45,7 +48,8 @@ fn run() -> Result<i32> {
             "--settings-path" => settings = read_json_or_yaml(&PathBuf::from(value()?))?,
             "--digests" => capabilities.load_digests(&PathBuf::from(value()?))?,
             "--resolve-digests" => resolve = true,
-            "--plain-http" => plain_http.push(value()?),
+            "--plain-http" => registries.plain_http_hosts.push(value()?),
+            "--ca-cert" => registries.ca_certs.push(PathBuf::from(value()?)),
             "--cluster-state" => capabilities.load_resources(&PathBuf::from(value()?))?,
             "--help" | "-h" => {
                 println!("{USAGE}");
@@ -56,7 +60,7 @@ fn run() -> Result<i32> {
         }
     }
     if resolve {
-        capabilities = capabilities.with_registry_lookups(plain_http)?;
+        capabilities = capabilities.with_registry_lookups(registries)?;
     }
     let policy = policy.context(USAGE)?;
     let request = read_request(&request.context(USAGE)?)?;
