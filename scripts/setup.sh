@@ -2,7 +2,8 @@
 # Everything a fresh Debian machine needs, installed only when missing:
 # - the Rust toolchain of rust-toolchain.toml (with wasm32-wasip1, clippy, rustfmt);
 # - libssl-dev and pkg-config, which the release tooling (sigstore, oci-client) links against;
-# - with --test: Debian's docker-registry (a real OCI registry for the tests) and skopeo.
+# - with --test: Debian's docker-registry (a real OCI registry for the tests), skopeo, and
+#   apache2-utils (htpasswd, for the registries with authentication).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,7 @@ pkg-config --exists openssl 2>/dev/null || packages+=(libssl-dev pkg-config)
 if [[ "${1:-}" == "--test" ]]; then
   command -v docker-registry >/dev/null || packages+=(docker-registry)
   command -v skopeo >/dev/null || packages+=(skopeo)
+  command -v htpasswd >/dev/null || packages+=(apache2-utils)
 fi
 if ((${#packages[@]})); then
   echo "installing Debian packages: ${packages[*]}"

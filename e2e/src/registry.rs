@@ -585,8 +585,12 @@ pub fn explain_transport(error: &(dyn std::error::Error + 'static), host: &str) 
     let mut chain = String::new();
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(e) = cause {
-        chain.push_str(&e.to_string());
-        chain.push_str(": ");
+        // reqwest and hyper repeat their source's text in their own; keep each part once.
+        let part = e.to_string();
+        if !chain.contains(&part) {
+            chain.push_str(&part);
+            chain.push_str(": ");
+        }
         cause = e.source();
     }
     let lower = chain.to_ascii_lowercase();

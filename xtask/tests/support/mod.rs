@@ -2,6 +2,9 @@
 //! with a temporary storage directory, installed when missing; temporary directories; key pairs.
 #![allow(dead_code)]
 
+pub mod pki;
+pub mod token;
+
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -67,7 +70,13 @@ pub struct TestRegistry {
 }
 
 impl TestRegistry {
+    /// Plain HTTP, anonymous.
     pub fn start() -> Self {
+        Self::start_with(None, "")
+    }
+
+    /// TLS with `pki`'s server certificate when given, and the `auth:` section `auth` (YAML).
+    pub fn start_with(pki: Option<&pki::Pki>, auth: &str) -> Self {
         ensure_installed("docker-registry", "docker-registry");
         let storage = TempDir::new("registry");
         let port = TcpListener::bind("127.0.0.1:0")
@@ -78,8 +87,14 @@ impl TestRegistry {
         std::fs::write(
             &config,
             format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
-                storage.path().join("data").display()
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{}{auth}",
+                storage.path().join("data").display(),
+                pki.map(|pki| format!(
+                    "  tls:\n    certificate: {}\n    key: {}\n",
+                    pki.server_cert.display(),
+                    pki.server_key.display()
+                ))
+                .unwrap_or_default()
             ),
         )
         .expect("write registry config");
