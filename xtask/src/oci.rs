@@ -126,9 +126,12 @@ pub fn fetch(
     repository: &str,
     reference: &str,
 ) -> Result<(String, ImageManifest, Vec<u8>)> {
-    let bytes = store
-        .manifest(repository, reference)?
-        .with_context(|| format!("{}:{reference} not found", store.describe(repository)))?;
+    let bytes = store.manifest(repository, reference)?.with_context(|| {
+        format!(
+            "404 Not Found: wrong name or tag: {} has no {reference}",
+            store.describe(repository)
+        )
+    })?;
     let digest = sha256_digest(&bytes);
     if reference.starts_with("sha256:") {
         ensure!(

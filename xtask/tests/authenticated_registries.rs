@@ -7,6 +7,8 @@
 mod support;
 
 use base64::Engine as _;
+use e2e::registry::RegistryOptions;
+use e2e::HostCapabilities;
 use sdk_shim::cases::CaseTable;
 use serde_json::{json, Value};
 use std::io::Write;
@@ -350,6 +352,45 @@ fn docker_config_auths_push_then_verify_run_and_skopeo_by_tag_and_digest() {
     let response: Value = serde_json::from_str(&succeeded(&run, "run")).unwrap();
     assert_eq!(response["accepted"], allowed, "{response}");
 
+    // The runner's digest lookups go through the same TLS and credentials.
+    let (_, by_tag, digest) = &all_pushed(&stdout)[0];
+    let image = by_tag.trim_start_matches("registry://");
+    let lookup = |docker_config: serde_json::Value| {
+        let config = machine.dir.path().join("lookup-config.json");
+        std::fs::write(&config, docker_config.to_string()).unwrap();
+        let options = RegistryOptions {
+            ca_certs: vec![secure.pki.ca_cert.clone()],
+            docker_config: Some(config),
+            ..Default::default()
+        };
+        let host = HostCapabilities::new()
+            .with_registry_lookups(options)
+            .unwrap();
+        host.handle(
+            "kubewarden",
+            "oci",
+            "v1/manifest_digest",
+            &serde_json::to_vec(image).unwrap(),
+        )
+        .map(|answer| serde_json::from_slice::<Value>(&answer).unwrap())
+    };
+    let answer =
+        lookup(json!({"auths": {secure.host(): {"auth": basic_auth(WRITER.0, WRITER.1)}}}));
+    assert_eq!(answer.unwrap()["digest"], digest.as_str());
+    let refused = lookup(json!({})).unwrap_err();
+    assert!(refused.contains("401 Unauthorized"), "{refused}");
+
+    // A tag that does not exist is a clear 404.
+    let missing = format!("{}:v0.0.0-missing", by_tag.rsplit_once(':').unwrap().0);
+    let stderr = failed(
+        &machine.verify(&secure, &missing, &[], ""),
+        "verify a missing tag",
+    );
+    assert!(
+        stderr.contains("404 Not Found: wrong name or tag"),
+        "{stderr}"
+    );
+
     // With an empty Docker config, the same read is a clear 401.
     machine.docker_config(json!({}));
     let stderr = failed(
@@ -508,6 +549,33 @@ fn an_unknown_ca_is_refused_and_the_message_says_ca_cert() {
         "publish with a broken CA file",
     );
     assert!(stderr.contains("not-a-ca.pem"), "{stderr}");
+
+    // DNS and connection failures are told apart.
+    let stderr = failed(
+        &machine.verify(
+            &secure,
+            "registry://no-such-registry.invalid/acme/p:v1",
+            &[],
+            "",
+        ),
+        "an unknown host",
+    );
+    assert!(
+        stderr.contains("DNS: cannot resolve the registry host no-such-registry.invalid"),
+        "{stderr}"
+    );
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let stderr = failed(
+        &machine.verify(&secure, &format!("registry://{closed}/acme/p:v1"), &[], ""),
+        "a closed port",
+    );
+    assert!(
+        stderr.contains(&format!("cannot connect to {closed}")),
+        "{stderr}"
+    );
 }
 
 #[test]
