@@ -23,6 +23,7 @@ use oci_client::secrets::RegistryAuth;
 use oci_client::{Reference, RegistryOperation};
 use serde::Deserialize;
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -140,11 +141,13 @@ struct AuthEntry {
 impl DockerConfig {
     /// `$DOCKER_CONFIG/config.json`, else `$HOME/.docker/config.json`.
     pub fn default_path() -> Option<PathBuf> {
-        match std::env::var_os("DOCKER_CONFIG") {
+        Self::path_from(std::env::var_os("DOCKER_CONFIG"), std::env::var_os("HOME"))
+    }
+
+    fn path_from(docker_config: Option<OsString>, home: Option<OsString>) -> Option<PathBuf> {
+        match docker_config {
             Some(dir) if !dir.is_empty() => Some(PathBuf::from(dir).join("config.json")),
-            _ => {
-                std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".docker/config.json"))
-            }
+            _ => home.map(|home| PathBuf::from(home).join(".docker/config.json")),
         }
     }
 
@@ -174,7 +177,7 @@ impl DockerConfig {
             .map(|name| (name, "credHelpers"))
             .or_else(|| self.creds_store.as_ref().map(|name| (name, "credsStore")));
         if let Some((helper, field)) = helper {
-            return run_helper(helper, &key).with_context(|| {
+            return run_helper(&format!("docker-credential-{helper}"), &key).with_context(|| {
                 format!(
                     "the credential helper named by {field} in {} failed for {key}",
                     self.path.display()
@@ -240,9 +243,8 @@ impl AuthEntry {
 }
 
 /// `docker-credential-<helper> get`, the server address on stdin, JSON on stdout.
-fn run_helper(helper: &str, key: &str) -> Result<Credential> {
-    let program = format!("docker-credential-{helper}");
-    let mut child = Command::new(&program)
+fn run_helper(program: &str, key: &str) -> Result<Credential> {
+    let mut child = Command::new(program)
         .arg("get")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -769,6 +771,203 @@ mod tests {
     }
 
     #[test]
+    fn the_config_is_where_docker_looks() {
+        let path = |config: Option<&str>, home: Option<&str>| {
+            DockerConfig::path_from(config.map(OsString::from), home.map(OsString::from))
+        };
+        assert_eq!(
+            path(Some("/cfg"), Some("/home/u")),
+            Some(PathBuf::from("/cfg/config.json"))
+        );
+        assert_eq!(
+            path(Some(""), Some("/home/u")),
+            Some(PathBuf::from("/home/u/.docker/config.json"))
+        );
+        assert_eq!(
+            path(None, Some("/home/u")),
+            Some(PathBuf::from("/home/u/.docker/config.json"))
+        );
+        assert_eq!(path(None, None), None);
+    }
+
+    /// A helper script answering `get` with `stdout` and exit `status`; it records its input.
+    fn helper(name: &str, stdout: &str, status: i32) -> (PathBuf, PathBuf) {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("helpers-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (script, asked) = (dir.join(name), dir.join(format!("{name}.asked")));
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\n[ \"$1\" = get ] || exit 9\ncat > '{}'\nprintf '%s' '{stdout}'\nexit {status}\n",
+                asked.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        (script, asked)
+    }
+
+    #[test]
+    fn credential_helpers_speak_the_docker_protocol() {
+        let run = |name: &str, stdout: &str, status: i32| {
+            let (script, asked) = helper(name, stdout, status);
+            let answer = run_helper(script.to_str().unwrap(), "registry.example:5000");
+            assert_eq!(
+                std::fs::read_to_string(asked).unwrap(),
+                "registry.example:5000"
+            );
+            answer
+        };
+        let json = |user: &str, secret: &str| {
+            format!(
+                r#"{{"ServerURL":"registry.example:5000","Username":"{user}","Secret":"{secret}"}}"#
+            )
+        };
+        assert_eq!(
+            run("basic", &json("bot", "pw"), 0).unwrap(),
+            basic("bot", "pw")
+        );
+        assert_eq!(
+            run("token", &json("<token>", "refresh"), 0).unwrap(),
+            Credential::IdentityToken(Secret::new("refresh"))
+        );
+        assert_eq!(
+            run("empty", &json("bot", ""), 0).unwrap(),
+            Credential::Anonymous
+        );
+        assert_eq!(
+            run("none", HELPER_NOT_FOUND, 1).unwrap(),
+            Credential::Anonymous
+        );
+        let error = format!(
+            "{:#}",
+            run("broken", "the keychain is locked\nsecret-looking-detail", 1).unwrap_err()
+        );
+        assert!(error.contains("the keychain is locked"), "{error}");
+        assert!(!error.contains("secret-looking-detail"), "{error}");
+        let error = format!("{:#}", run("garbage", "pw-in-plain-text", 0).unwrap_err());
+        assert!(error.contains("did not print"), "{error}");
+        assert!(!error.contains("pw-in-plain-text"), "{error}");
+    }
+
+    #[test]
+    fn auths_need_a_username_for_a_password() {
+        let config = config(
+            r#"{"auths": {"a.example": {"username": "", "password": "p"}, "b.example": {"username": "u"}}}"#,
+        );
+        assert_eq!(
+            config.credential("a.example").unwrap(),
+            Credential::Anonymous
+        );
+        assert_eq!(
+            config.credential("b.example").unwrap(),
+            Credential::Anonymous
+        );
+    }
+
+    #[test]
+    fn ca_files_are_read_and_checked() {
+        let options = |paths: Vec<PathBuf>| RegistryOptions {
+            ca_certs: paths,
+            ..Default::default()
+        };
+        let missing = std::env::temp_dir().join("no-such-dir-for-ca-files/missing.pem");
+        let error = format!("{:#}", options(vec![missing]).certificates().unwrap_err());
+        assert!(
+            error.contains("--ca-cert") && error.contains("missing.pem"),
+            "{error}"
+        );
+        assert!(options(vec![]).certificates().unwrap().is_empty());
+    }
+
+    #[test]
+    fn every_registry_error_shape_is_named() {
+        use oci_client::errors::{OciEnvelope, OciError};
+        let envelope = |code: OciErrorCode| OciDistributionError::RegistryError {
+            envelope: OciEnvelope {
+                errors: vec![OciError {
+                    code,
+                    message: "from the registry".into(),
+                    detail: serde_json::Value::Null,
+                }],
+            },
+            url: "https://r/v2/".into(),
+        };
+        let cases = [
+            (
+                OciDistributionError::UnauthorizedError { url: "u".into() },
+                "401 Unauthorized:",
+            ),
+            (
+                OciDistributionError::AuthenticationFailure("body".into()),
+                "401 Unauthorized:",
+            ),
+            (
+                OciDistributionError::ImageManifestNotFoundError("m".into()),
+                "404 Not Found:",
+            ),
+            (envelope(OciErrorCode::Unauthorized), "401 Unauthorized:"),
+            (envelope(OciErrorCode::Denied), "403 Forbidden:"),
+            (envelope(OciErrorCode::NameUnknown), "404 Not Found:"),
+            (envelope(OciErrorCode::ManifestUnknown), "404 Not Found:"),
+            (envelope(OciErrorCode::BlobUnknown), "404 Not Found:"),
+            (
+                envelope(OciErrorCode::Toomanyrequests),
+                "cannot read r.example/acme/p: Registry error",
+            ),
+        ];
+        for (error, words) in cases {
+            let text = explain(&error, "r.example", "acme/p", RegistryOperation::Pull).to_string();
+            assert!(text.starts_with(words), "{error:?}: {text}");
+        }
+        let text = explain(
+            &envelope(OciErrorCode::Denied),
+            "r.example",
+            "acme/p",
+            RegistryOperation::Pull,
+        )
+        .to_string();
+        assert!(
+            text.contains("no permission to read r.example/acme/p"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn transport_failures_name_their_step() {
+        let failure = |text: &str| std::io::Error::other(text.to_string());
+        for (cause, words) in [
+            (
+                "dns error: failed to lookup address information",
+                "DNS: cannot resolve the registry host r.example",
+            ),
+            ("Name or service not known", "DNS: cannot resolve"),
+            (
+                "certificate verify failed (unable to get local issuer certificate)",
+                "TLS: the certificate of r.example is not trusted",
+            ),
+            ("self signed certificate in chain", "TLS: the certificate"),
+            (
+                "ssl routines: wrong version number",
+                "TLS: no secure connection to r.example",
+            ),
+            ("handshake failure", "TLS: no secure connection"),
+            (
+                "tcp connect error: Connection refused (os error 111)",
+                "cannot connect to r.example",
+            ),
+            ("operation timed out", "cannot connect to r.example"),
+        ] {
+            let text = explain_transport(&failure(cause), "r.example").to_string();
+            assert!(text.starts_with(words), "{cause}: {text}");
+            assert!(text.contains(cause), "the cause is kept: {text}");
+        }
+        let text = explain_transport(&failure("something else"), "r.example").to_string();
+        assert_eq!(text, "r.example: something else");
+    }
+
+    #[test]
     fn passwords_from_stdin_lose_one_line_ending_only() {
         for (input, expected) in [
             ("pw\n", "pw"),
@@ -786,7 +985,12 @@ mod tests {
     #[test]
     fn secrets_do_not_print() {
         let credential = basic("user", "hunter2");
-        assert!(!format!("{credential:?}").contains("hunter2"));
+        let shown = format!("{credential:?}");
+        assert!(
+            shown.contains("<redacted>") && shown.contains("user"),
+            "{shown}"
+        );
+        assert!(!shown.contains("hunter2"), "{shown}");
         let login = Login::read("user", "hunter2".as_bytes()).unwrap();
         assert!(!format!("{login:?}").contains("hunter2"));
     }
@@ -816,6 +1020,7 @@ mod tests {
             ("ghcr.io", false),
             ("10.0.0.1:5000", false),
             ("localhost.evil.com", false),
+            ("localhost:http", false),
         ] {
             assert_eq!(is_loopback(host), expected, "{host}");
         }

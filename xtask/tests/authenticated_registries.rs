@@ -148,18 +148,26 @@ impl Machine {
         .unwrap();
     }
 
-    /// Runs `xtask ARGS` here, with `stdin` as its standard input.
-    fn xtask(&self, args: &[&str], stdin: &str) -> Output {
+    /// `program`, run with this machine's home, Docker config and `PATH`.
+    fn command(&self, program: &str) -> Command {
         let path = format!(
             "{}:{}",
             self.dir.path().join("bin").display(),
             std::env::var("PATH").unwrap_or_default()
         );
-        let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
-            .args(args)
+        let mut command = Command::new(program);
+        command
             .env("HOME", self.dir.path())
             .env("DOCKER_CONFIG", self.dir.path().join("docker"))
-            .env("PATH", path)
+            .env("PATH", path);
+        command
+    }
+
+    /// Runs `xtask ARGS` here, with `stdin` as its standard input.
+    fn xtask(&self, args: &[&str], stdin: &str) -> Output {
+        let mut child = self
+            .command(env!("CARGO_BIN_EXE_xtask"))
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -351,6 +359,26 @@ fn docker_config_auths_push_then_verify_run_and_skopeo_by_tag_and_digest() {
     );
     let response: Value = serde_json::from_str(&succeeded(&run, "run")).unwrap();
     assert_eq!(response["accepted"], allowed, "{response}");
+
+    // On a terminal (util-linux `script` gives it one) the same publish draws its progress bar.
+    let command = format!(
+        "'{}' publish --registry {}/acme --key '{}' --ca-cert '{}'",
+        env!("CARGO_BIN_EXE_xtask"),
+        secure.host(),
+        machine.private_key.display(),
+        secure.ca()
+    );
+    let on_tty = machine
+        .command("script")
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run script");
+    let screen = succeeded(&on_tty, "publish on a terminal");
+    assert!(
+        screen.contains("releasing") && screen.contains('\r'),
+        "no progress bar on a terminal:\n{screen:?}"
+    );
 
     // The runner's digest lookups go through the same TLS and credentials.
     let (_, by_tag, digest) = &all_pushed(&stdout)[0];
