@@ -422,7 +422,7 @@ fn docker_config_auths_push_then_verify_run_and_skopeo_by_tag_and_digest() {
     // With an empty Docker config, the same read is a clear 401.
     machine.docker_config(json!({}));
     let stderr = failed(
-        &machine.verify(&secure, &by_tag, &[], ""),
+        &machine.verify(&secure, by_tag, &[], ""),
         "anonymous verify",
     );
     assert!(
