@@ -43,19 +43,10 @@ impl Secure {
         let file = dir.path().join("htpasswd");
         let mut entries = String::new();
         for (user, password) in [WRITER, READER] {
-            let mut child = Command::new("htpasswd")
-                .args(["-n", "-i", "-B", user])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .spawn()
-                .expect("run htpasswd");
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(password.as_bytes())
-                .unwrap();
-            let output = child.wait_with_output().unwrap();
+            let output = with_stdin(
+                Command::new("htpasswd").args(["-n", "-i", "-B", user]),
+                password,
+            );
             assert!(output.status.success(), "htpasswd failed");
             let line = String::from_utf8(output.stdout).unwrap();
             assert!(
@@ -165,21 +156,7 @@ impl Machine {
 
     /// Runs `xtask ARGS` here, with `stdin` as its standard input.
     fn xtask(&self, args: &[&str], stdin: &str) -> Output {
-        let mut child = self
-            .command(env!("CARGO_BIN_EXE_xtask"))
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run xtask");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
+        with_stdin(self.command(env!("CARGO_BIN_EXE_xtask")).args(args), stdin)
     }
 
     fn publish(&self, secure: &Secure, extra: &[&str], stdin: &str) -> Output {
@@ -213,6 +190,23 @@ impl Machine {
         args.extend_from_slice(extra);
         self.xtask(&args, stdin)
     }
+}
+
+/// Runs `command` with `input` on its stdin; returns what it printed.
+fn with_stdin(command: &mut Command, input: &str) -> Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
 }
 
 fn text(bytes: &[u8]) -> String {
