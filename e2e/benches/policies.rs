@@ -1,8 +1,11 @@
 //! `cargo bench -p e2e [-- POLICY…]` (after `cargo run -p xtask -- build`): every policy's `.wasm`
-//! (or the ones named), measured on the same request with its `cases.yml` bench settings.
+//! (or the ones named) and the floor module, measured in one run on the same three requests, each
+//! policy with its `cases.yml` bench settings. Prints a Markdown table for the README.
 
-use e2e::{policy_dirs, workspace_root};
+use e2e::bench::{self, BenchRequest, Figures};
+use e2e::{built_policy, policy_dirs, workspace_root};
 use sdk_shim::cases::CaseTable;
+use serde_json::Value;
 
 fn main() -> anyhow::Result<()> {
     // cargo passes `--bench`; anything else names policies.
@@ -10,13 +13,87 @@ fn main() -> anyhow::Result<()> {
         .skip(1)
         .filter(|a| !a.starts_with("--"))
         .collect();
+    let requests = bench::requests()?;
+    for bench in &requests {
+        eprintln!(
+            "request {}: {} bytes, {} containers",
+            bench.name,
+            bench.request.to_string().len(),
+            bench.containers
+        );
+    }
+    let floor_path = bench::build_floor()?;
+    let floor = bench::measure(&floor_path, &Value::Null, &requests)?;
+    print_header();
+    print_rows("floor (accepts unread)", &floor, &floor, &requests);
+    let largest = requests.last().expect("three requests");
+    eprintln!(
+        "peak memory: bisecting each module's memory limit on the {} request; the guests' \
+         \"memory allocation ... failed\" lines below are the bisection's too-small limits",
+        largest.name
+    );
+    let mut memory = Vec::new();
     for (name, dir) in policy_dirs(&workspace_root())? {
         if !chosen.is_empty() && !chosen.contains(&name) {
             continue;
         }
         let table = CaseTable::load(&dir).map_err(anyhow::Error::msg)?;
-        let figures = e2e::bench::measure(&name, table.bench.settings)?;
-        e2e::bench::report(&name, &figures);
+        let path = built_policy(&name)?;
+        let figures = bench::measure(&path, &table.bench.settings, &requests)?;
+        print_rows(&name, &figures, &floor, &requests);
+        let payload = bench::payload(&largest.request, &table.bench.settings);
+        let peak = bench::peak_memory(&path, &payload)?;
+        memory.push((
+            name,
+            figures.wasm_bytes,
+            figures.compile,
+            peak,
+            payload.len(),
+        ));
+    }
+    let floor_peak =
+        bench::peak_memory(&floor_path, &bench::payload(&largest.request, &Value::Null))?;
+    println!();
+    println!(
+        "| module | `.wasm` | compile | peak linear memory, {} request | peak / request size |",
+        largest.name
+    );
+    println!("|---|---|---|---|---|");
+    let floor_size = bench::payload(&largest.request, &Value::Null).len();
+    println!(
+        "| floor | {} B | {:.0} ms | {} B | {:.2}x |",
+        floor.wasm_bytes,
+        bench::ms(floor.compile),
+        floor_peak,
+        floor_peak as f64 / floor_size as f64
+    );
+    for (name, size, compile, peak, payload) in memory {
+        println!(
+            "| {name} | {size} B | {:.0} ms | {peak} B | {:.2}x |",
+            bench::ms(compile),
+            peak as f64 / payload as f64
+        );
     }
     Ok(())
+}
+
+fn print_header() {
+    println!("| module | request | fresh total | fresh net | warm total | warm net | warm net per container |");
+    println!("|---|---|---|---|---|---|---|");
+}
+
+/// One row per request: totals, nets of the floor, and the warm net per container.
+fn print_rows(name: &str, figures: &Figures, floor: &Figures, requests: &[BenchRequest]) {
+    for ((timing, floor), bench) in figures.timings.iter().zip(&floor.timings).zip(requests) {
+        let warm_net = bench::net_us(timing.warm, floor.warm);
+        println!(
+            "| {name} | {} | {:.1} µs | {:.1} µs | {:.1} µs | {:.1} µs | {:.2} µs |",
+            bench.name,
+            bench::us(timing.fresh),
+            bench::net_us(timing.fresh, floor.fresh),
+            bench::us(timing.warm),
+            warm_net,
+            warm_net / bench.containers as f64
+        );
+    }
 }

@@ -1,80 +1,201 @@
 //! The benchmark of every policy (`cargo bench -p e2e [-- POLICY…]`): the compiled `.wasm` through
-//! this host (module compile, a fresh instance per request as policy-server does, a warm
-//! instance), on the same request, with the settings of the `bench` entry of its `cases.yml`.
+//! this host, on three requests, with the settings of the `bench` entry of its `cases.yml`:
+//! - module size and compile time;
+//! - per request, the median time with a fresh instance per request (rehydrated, as policy-server
+//!   does) and with a warm instance, each as total and as net of the *floor*: `e2e/floor`, a module
+//!   that accepts without reading the payload, measured in the same run;
+//! - the peak linear memory of a fresh instance evaluating the largest request.
 
-use crate::{built_policy, read_request, workspace_root, HostCapabilities, PolicyModule};
+use crate::{read_request, workspace_root, HostCapabilities, PolicyModule};
+use anyhow::{bail, ensure, Context, Result};
 use serde_json::{json, Value};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The request every policy is measured on: a Deployment with three containers and an init container.
+/// A small Deployment: three containers and an init container, nothing else (about 1.1 KB).
 pub const BENCH_REQUEST: &str = "e2e/test_data/bench_deployment.json";
 
-pub struct Figures {
-    pub wasm_bytes: u64,
-    pub compile: Duration,
+/// The same Deployment as `kubectl apply` sends it (about 26 KB compact): the
+/// `last-applied-configuration` annotation, `managedFields`, and containers with env, probes,
+/// resources, volume mounts and security contexts.
+pub const REALISTIC_REQUEST: &str = "e2e/test_data/bench_deployment_applied.json";
+
+/// A request to measure on, and how many times.
+pub struct BenchRequest {
+    pub name: String,
+    pub request: Value,
+    pub containers: usize,
+    pub fresh_runs: usize,
+    pub warm_runs: usize,
+}
+
+/// The three requests: small, realistic, and 1,000 containers (about 1.5 MB).
+pub fn requests() -> Result<Vec<BenchRequest>> {
+    let root = workspace_root();
+    Ok(vec![
+        BenchRequest {
+            name: "small".into(),
+            request: read_request(&root.join(BENCH_REQUEST))?,
+            containers: 4,
+            fresh_runs: 300,
+            warm_runs: 3000,
+        },
+        BenchRequest {
+            name: "realistic".into(),
+            request: read_request(&root.join(REALISTIC_REQUEST))?,
+            containers: 4,
+            fresh_runs: 200,
+            warm_runs: 1000,
+        },
+        BenchRequest {
+            name: "1000 containers".into(),
+            request: deployment(1000)?,
+            containers: 1000,
+            fresh_runs: 15,
+            warm_runs: 15,
+        },
+    ])
+}
+
+/// A Deployment of `containers` containers with env, probes and resources (about 1.5 KB each):
+/// every tenth from quay.io, tagged `latest` and unpinned; the rest from ghcr.io/acme, pinned;
+/// all `IfNotPresent`, and no pull secrets. Every policy finds something in it.
+pub fn deployment(containers: usize) -> Result<Value> {
+    const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    let containers: Vec<Value> = (0..containers)
+        .map(|i| {
+            let image = match i % 10 {
+                0 => format!("quay.io/acme/tool-{i}:latest"),
+                _ => format!("ghcr.io/acme/app-{i}:1.0@{DIGEST}"),
+            };
+            let env: Vec<Value> = (0..16)
+                .map(|e| json!({"name": format!("SETTING_{e}"), "value": format!("value-{i}-{e}-padding-padding-padding")}))
+                .collect();
+            json!({
+                "name": format!("c{i}"),
+                "image": image,
+                "imagePullPolicy": "IfNotPresent",
+                "env": env,
+                "resources": {"limits": {"cpu": "100m", "memory": "64Mi"}, "requests": {"cpu": "10m", "memory": "16Mi"}},
+                "readinessProbe": {"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 10},
+                "volumeMounts": [{"name": "data", "mountPath": "/data"}]
+            })
+        })
+        .collect();
+    let mut review = read_request(&workspace_root().join(BENCH_REQUEST))?;
+    review["object"]["spec"]["template"]["spec"] =
+        json!({"containers": containers, "volumes": [{"name": "data", "emptyDir": {}}]});
+    Ok(review)
+}
+
+/// Medians of one module on one request.
+#[derive(Clone, Copy)]
+pub struct Timing {
     pub fresh: Duration,
     pub warm: Duration,
 }
 
-/// Measures `policy` with `settings`.
-pub fn measure(policy: &str, settings: Value) -> anyhow::Result<Figures> {
-    let path = built_policy(policy)?;
-    let bytes = std::fs::read(&path)?;
-    let request = read_request(&workspace_root().join(BENCH_REQUEST))?;
-    let payload = json!({ "request": request, "settings": settings })
-        .to_string()
-        .into_bytes();
-    let capabilities = Arc::new(HostCapabilities::new());
+/// One module's figures: size, compile time, and a timing per request (in `requests()` order).
+pub struct Figures {
+    pub wasm_bytes: u64,
+    pub compile: Duration,
+    pub timings: Vec<Timing>,
+}
 
+/// The `validate` payload of `request` with `settings`, as policy-server sends it.
+pub fn payload(request: &Value, settings: &Value) -> Vec<u8> {
+    json!({ "request": request, "settings": settings })
+        .to_string()
+        .into_bytes()
+}
+
+/// Measures the module at `path` on every request with `settings`.
+pub fn measure(path: &PathBuf, settings: &Value, requests: &[BenchRequest]) -> Result<Figures> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let capabilities = Arc::new(HostCapabilities::new());
     let compile = median(5, || {
         PolicyModule::from_bytes(&bytes).expect("compile");
     });
     let module = PolicyModule::from_bytes(&bytes)?;
-    // The measured request must be judged, not refused as malformed.
-    let answer = module
-        .instantiate(capabilities.clone())?
-        .validate_raw(&payload)?;
-    anyhow::ensure!(
-        answer.code != Some(400),
-        "{policy} refuses the bench request: {:?}",
-        answer.message
-    );
-
-    let fresh = median(300, || {
-        let instance = module
-            .instantiate(capabilities.clone())
-            .expect("instantiate");
-        instance.validate_raw(&payload).expect("validate");
-    });
-    let warm_instance = module.instantiate(capabilities.clone())?;
-    let warm = median(3000, || {
-        warm_instance.validate_raw(&payload).expect("validate");
-    });
+    let mut timings = Vec::new();
+    for bench in requests {
+        let payload = payload(&bench.request, settings);
+        // The measured request must be judged, not refused as malformed.
+        let answer = module
+            .instantiate(capabilities.clone())?
+            .validate_raw(&payload)?;
+        ensure!(
+            answer.code != Some(400),
+            "{} refuses the {} request: {:?}",
+            path.display(),
+            bench.name,
+            answer.message
+        );
+        let fresh = median(bench.fresh_runs, || {
+            let instance = module
+                .instantiate(capabilities.clone())
+                .expect("instantiate");
+            instance.validate_raw(&payload).expect("validate");
+        });
+        let warm_instance = module.instantiate(capabilities.clone())?;
+        let warm = median(bench.warm_runs, || {
+            warm_instance.validate_raw(&payload).expect("validate");
+        });
+        timings.push(Timing { fresh, warm });
+    }
     Ok(Figures {
         wasm_bytes: bytes.len() as u64,
         compile,
-        fresh,
-        warm,
+        timings,
     })
 }
 
-/// Prints one policy's figures against the project's targets.
-pub fn report(policy: &str, figures: &Figures) {
-    println!("{policy}:");
-    println!(
-        "  .wasm size (annotated)  {:>10} bytes   target <= 300 KB",
-        figures.wasm_bytes
-    );
-    println!("  module compile          {:>10.2} ms", ms(figures.compile));
-    println!(
-        "  fresh instance, median  {:>10.1} us      target <= 300 us",
-        us(figures.fresh)
-    );
-    println!(
-        "  warm instance, median   {:>10.1} us      target <= 20 us",
-        us(figures.warm)
-    );
+/// The smallest linear memory (in 64 KiB pages, as bytes) with which a fresh instance of the
+/// module at `path` evaluates `payload`: found by bisecting wasmtime's memory limit.
+pub fn peak_memory(path: &PathBuf, payload: &[u8]) -> Result<usize> {
+    const PAGE: usize = 64 * 1024;
+    let bytes = std::fs::read(path)?;
+    let fits = |pages: usize| -> bool {
+        PolicyModule::with_memory_limit(&bytes, pages * PAGE)
+            .and_then(|module| module.instantiate(Arc::new(HostCapabilities::new())))
+            .and_then(|instance| instance.validate_raw(payload))
+            .is_ok()
+    };
+    let (mut low, mut high) = (0, 16 * 1024); // up to 1 GiB
+    if !fits(high) {
+        bail!("{} needs more than 1 GiB", path.display());
+    }
+    while high - low > 1 {
+        let middle = (low + high) / 2;
+        if fits(middle) {
+            high = middle;
+        } else {
+            low = middle;
+        }
+    }
+    Ok(high * PAGE)
+}
+
+/// Builds the floor module (`e2e/floor`) for wasm32-wasip1 and returns its path.
+pub fn build_floor() -> Result<PathBuf> {
+    let root = workspace_root();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .current_dir(&root)
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "--target",
+            "wasm32-wasip1",
+            "-p",
+            "bench-floor",
+        ])
+        .status()
+        .context("cannot run cargo")?;
+    ensure!(status.success(), "cannot build the floor module");
+    Ok(root.join("target/wasm32-wasip1/release/bench_floor.wasm"))
 }
 
 fn median(runs: usize, mut f: impl FnMut()) -> Duration {
@@ -90,10 +211,15 @@ fn median(runs: usize, mut f: impl FnMut()) -> Duration {
     times[runs / 2]
 }
 
-fn ms(d: Duration) -> f64 {
+pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-fn us(d: Duration) -> f64 {
+pub fn us(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
+}
+
+/// `total − floor` in µs (negative when the floor is slower: noise, shown as is).
+pub fn net_us(total: Duration, floor: Duration) -> f64 {
+    us(total) - us(floor)
 }

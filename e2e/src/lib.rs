@@ -63,11 +63,27 @@ impl PolicyModule {
 
     /// Compiles the module (the expensive step, done once).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let pre = WasmtimeEngineProviderBuilder::new()
+        Self::build(bytes, None)
+    }
+
+    /// Compiles the module with its linear memory capped at `max_memory` bytes (for measuring
+    /// how much memory an evaluation needs).
+    pub fn with_memory_limit(bytes: &[u8], max_memory: usize) -> Result<Self> {
+        let limits = wasmtime_provider::ResourceLimits {
+            max_memory_size: Some(max_memory),
+            max_table_elements: None,
+        };
+        Self::build(bytes, Some(limits))
+    }
+
+    fn build(bytes: &[u8], limits: Option<wasmtime_provider::ResourceLimits>) -> Result<Self> {
+        let mut builder = WasmtimeEngineProviderBuilder::new()
             .module_bytes(bytes)
-            .wasi_params(wapc::WasiParams::default())
-            .build_pre()
-            .map_err(|e| anyhow!("{e}"))?;
+            .wasi_params(wapc::WasiParams::default());
+        if let Some(limits) = limits {
+            builder = builder.enable_resource_limits(limits);
+        }
+        let pre = builder.build_pre().map_err(|e| anyhow!("{e}"))?;
         Ok(PolicyModule { pre })
     }
 

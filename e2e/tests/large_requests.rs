@@ -4,7 +4,7 @@
 //! fewer containers. The time is printed for the benchmark figures, not asserted: speed goals
 //! live in the benchmarks, not in timed tests.
 
-use e2e::bench::BENCH_REQUEST;
+use e2e::bench::{deployment, BENCH_REQUEST};
 use e2e::{
     built_policy, policy_dirs, read_request, workspace_root, HostCapabilities, PolicyModule,
 };
@@ -12,38 +12,6 @@ use sdk_shim::cases::{changes, CaseTable};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Instant;
-
-const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-
-/// A Deployment of `containers` containers with env, probes and resources (about 1.5 KB each):
-/// every tenth from quay.io, tagged `latest` and unpinned; the rest from ghcr.io/acme, pinned;
-/// all `IfNotPresent`, and no pull secrets. Every policy finds something in it.
-fn deployment(containers: usize) -> Value {
-    let containers: Vec<Value> = (0..containers)
-        .map(|i| {
-            let image = match i % 10 {
-                0 => format!("quay.io/acme/tool-{i}:latest"),
-                _ => format!("ghcr.io/acme/app-{i}:1.0@{DIGEST}"),
-            };
-            let env: Vec<Value> = (0..16)
-                .map(|e| json!({"name": format!("SETTING_{e}"), "value": format!("value-{i}-{e}-padding-padding-padding")}))
-                .collect();
-            json!({
-                "name": format!("c{i}"),
-                "image": image,
-                "imagePullPolicy": "IfNotPresent",
-                "env": env,
-                "resources": {"limits": {"cpu": "100m", "memory": "64Mi"}, "requests": {"cpu": "10m", "memory": "16Mi"}},
-                "readinessProbe": {"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 10},
-                "volumeMounts": [{"name": "data", "mountPath": "/data"}]
-            })
-        })
-        .collect();
-    let mut review = read_request(&workspace_root().join(BENCH_REQUEST)).unwrap();
-    review["object"]["spec"]["template"]["spec"] =
-        json!({"containers": containers, "volumes": [{"name": "data", "emptyDir": {}}]});
-    review
-}
 
 /// A custom resource listing `images` image strings, one in a thousand from docker.io.
 fn image_set(images: usize) -> Value {
@@ -115,10 +83,10 @@ fn judge_both(small: &Value, large: &Value, shared: Value) -> Vec<(String, usize
 
 #[test]
 fn a_deployment_of_1000_containers_is_judged_whole_by_every_policy() {
-    let large = deployment(1000);
+    let large = deployment(1000).unwrap();
     let size = large.to_string().len();
     assert!(size > 1_400_000, "{size} bytes");
-    for (name, few, many) in judge_both(&deployment(10), &large, json!({})) {
+    for (name, few, many) in judge_both(&deployment(10).unwrap(), &large, json!({})) {
         assert!(
             few > 0,
             "{name} finds nothing in the request: the test would prove nothing"
