@@ -947,7 +947,13 @@ mod tests {
                 "certificate verify failed (unable to get local issuer certificate)",
                 "TLS: the certificate of r.example is not trusted",
             ),
-            ("self signed certificate in chain", "TLS: the certificate"),
+            ("self signed chain", "TLS: the certificate"),
+            ("self-signed chain", "TLS: the certificate"),
+            ("dns error: no record found", "DNS: cannot resolve"),
+            (
+                "failed to lookup address information",
+                "DNS: cannot resolve",
+            ),
             (
                 "ssl routines: wrong version number",
                 "TLS: no secure connection to r.example",
@@ -965,6 +971,18 @@ mod tests {
         }
         let text = explain_transport(&failure("something else"), "r.example").to_string();
         assert_eq!(text, "r.example: something else");
+    }
+
+    #[test]
+    fn an_unreadable_config_is_an_error_not_anonymous() {
+        let dir = std::env::temp_dir().join(format!("config-is-a-dir-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("config.json")).unwrap();
+        let error = format!(
+            "{:#}",
+            DockerConfig::load(&dir.join("config.json")).unwrap_err()
+        );
+        assert!(error.contains("cannot read"), "{error}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
