@@ -623,6 +623,28 @@ pub fn explain_transport(error: &(dyn std::error::Error + 'static), host: &str) 
     anyhow::anyhow!("{advice} ({})", chain.trim_end_matches(": "))
 }
 
+/// The HTTP status an `oci-client` error stands for, when it is one the guide names (401, 403,
+/// 404) or the registry's own code; `None` for transport and decoding errors.
+pub fn http_status(error: &OciDistributionError) -> Option<u16> {
+    match error {
+        OciDistributionError::UnauthorizedError { .. }
+        | OciDistributionError::AuthenticationFailure(_) => Some(401),
+        OciDistributionError::ImageManifestNotFoundError(_) => Some(404),
+        OciDistributionError::ServerError { code, .. } => Some(*code),
+        OciDistributionError::RegistryError { envelope, .. } => {
+            envelope.errors.iter().find_map(|e| match e.code {
+                OciErrorCode::Unauthorized => Some(401),
+                OciErrorCode::Denied => Some(403),
+                OciErrorCode::NameUnknown
+                | OciErrorCode::ManifestUnknown
+                | OciErrorCode::BlobUnknown => Some(404),
+                _ => None,
+            })
+        }
+        _ => None,
+    }
+}
+
 /// An `oci-client` error in the words of the `ImagePullBackOff` guide.
 pub fn explain(
     error: &OciDistributionError,
@@ -634,26 +656,10 @@ pub fn explain(
         RegistryOperation::Pull => "read",
         RegistryOperation::Push => "push to",
     };
-    let status = match error {
-        OciDistributionError::RequestError(e) => return explain_transport(e, host),
-        OciDistributionError::UnauthorizedError { .. } => 401,
-        OciDistributionError::AuthenticationFailure(_) => 401,
-        OciDistributionError::ImageManifestNotFoundError(_) => 404,
-        OciDistributionError::ServerError { code, .. } => *code,
-        OciDistributionError::RegistryError { envelope, .. } => {
-            match envelope.errors.first().map(|e| &e.code) {
-                Some(OciErrorCode::Unauthorized) => 401,
-                Some(OciErrorCode::Denied) => 403,
-                Some(
-                    OciErrorCode::NameUnknown
-                    | OciErrorCode::ManifestUnknown
-                    | OciErrorCode::BlobUnknown,
-                ) => 404,
-                _ => 0,
-            }
-        }
-        _ => 0,
-    };
+    if let OciDistributionError::RequestError(e) = error {
+        return explain_transport(e, host);
+    }
+    let status = http_status(error).unwrap_or(0);
     let advice = match status {
         401 => format!(
             "missing or wrong credentials for {host}, or they do not allow you to {what} {repository}: log in (docker login {host}, or --username with --password-stdin)"

@@ -4,12 +4,10 @@
 
 use crate::oci::{check_digest, Artifact, Store, MANIFEST_MEDIA_TYPE};
 use anyhow::Result;
-use e2e::registry::{explain, RegistryClient, RegistryOptions};
-use oci_client::errors::{OciDistributionError, OciErrorCode};
+use e2e::registry::{explain, http_status, RegistryClient, RegistryOptions};
+use oci_client::errors::OciDistributionError;
 use oci_client::secrets::RegistryAuth;
-use oci_client::{Reference, RegistryOperation};
-
-pub use e2e::registry::is_loopback;
+use oci_client::RegistryOperation;
 
 pub struct Registry {
     remote: RegistryClient,
@@ -25,15 +23,6 @@ impl Registry {
         Ok(Registry { remote, runtime })
     }
 
-    /// Whether this registry is spoken to in plain HTTP.
-    pub fn plain_http(&self) -> bool {
-        self.remote.plain_http
-    }
-
-    fn reference(&self, repository: &str, reference: &str) -> Reference {
-        self.remote.reference(repository, reference)
-    }
-
     fn explain(
         &self,
         error: &OciDistributionError,
@@ -44,23 +33,9 @@ impl Registry {
     }
 }
 
-fn is_not_found(error: &OciDistributionError) -> bool {
-    match error {
-        OciDistributionError::ImageManifestNotFoundError(_) => true,
-        OciDistributionError::RegistryError { envelope, .. } => envelope.errors.iter().any(|e| {
-            matches!(
-                e.code,
-                OciErrorCode::ManifestUnknown | OciErrorCode::NameUnknown
-            )
-        }),
-        OciDistributionError::ServerError { code, .. } => *code == 404,
-        _ => false,
-    }
-}
-
 impl Store for Registry {
     fn put(&self, repository: &str, artifact: &Artifact, tag: &str) -> Result<String> {
-        let image = self.reference(repository, tag);
+        let image = self.remote.reference(repository, tag);
         let client = &self.remote.client;
         let push = RegistryOperation::Push;
         self.runtime.block_on(async {
@@ -88,7 +63,7 @@ impl Store for Registry {
     }
 
     fn manifest(&self, repository: &str, reference: &str) -> Result<Option<Vec<u8>>> {
-        let image = self.reference(repository, reference);
+        let image = self.remote.reference(repository, reference);
         let pull = RegistryOperation::Pull;
         self.runtime.block_on(async {
             self.remote.authenticate(&image, pull).await?;
@@ -99,14 +74,14 @@ impl Store for Registry {
                 .await;
             match answer {
                 Ok((bytes, _)) => Ok(Some(bytes.to_vec())),
-                Err(e) if is_not_found(&e) => Ok(None),
+                Err(e) if http_status(&e) == Some(404) => Ok(None),
                 Err(e) => Err(self.explain(&e, repository, pull)),
             }
         })
     }
 
     fn blob(&self, repository: &str, digest: &str) -> Result<Vec<u8>> {
-        let image = self.reference(repository, digest);
+        let image = self.remote.reference(repository, digest);
         let pull = RegistryOperation::Pull;
         let mut out = Vec::new();
         self.runtime.block_on(async {
