@@ -347,41 +347,46 @@ impl RegistryOptions {
             .collect()
     }
 
-    /// An `oci-client` configuration: plain HTTP for `plain_http_hosts` (all with `insecure`).
-    pub fn client_config(&self, plain_http_hosts: Vec<String>) -> Result<ClientConfig> {
+    /// An `oci-client` configuration: plain HTTP for `plain_http_hosts` (all with `insecure`),
+    /// and the `--ca-cert` CAs (read once, by `certificates`) trusted too.
+    fn client_config(
+        &self,
+        plain_http_hosts: Vec<String>,
+        certificates: &[Vec<u8>],
+    ) -> ClientConfig {
         let protocol = if self.insecure {
             ClientProtocol::Http
         } else {
             ClientProtocol::HttpsExcept(plain_http_hosts)
         };
-        let extra_root_certificates = self
-            .certificates()?
-            .into_iter()
+        let extra_root_certificates = certificates
+            .iter()
             .map(|data| Certificate {
                 encoding: CertificateEncoding::Pem,
-                data,
+                data: data.clone(),
             })
             .collect();
-        Ok(ClientConfig {
+        ClientConfig {
             protocol,
             extra_root_certificates,
             connect_timeout: Some(Duration::from_secs(10)),
             read_timeout: Some(Duration::from_secs(60)),
             ..Default::default()
-        })
-    }
-
-    /// A plain `reqwest` client with the same trust, for the probe and the token exchange.
-    fn http_client(&self, accept_any_certificate: bool) -> Result<reqwest::Client> {
-        let mut builder = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(60))
-            .danger_accept_invalid_certs(accept_any_certificate);
-        for pem in self.certificates()? {
-            builder = builder.add_root_certificate(reqwest::Certificate::from_pem(&pem)?);
         }
-        Ok(builder.build()?)
     }
+}
+
+/// A plain `reqwest` client trusting `certificates` besides the system roots (or any certificate),
+/// for the protocol probe and the token exchange.
+fn http_client(certificates: &[Vec<u8>], accept_any_certificate: bool) -> Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(60))
+        .danger_accept_invalid_certs(accept_any_certificate);
+    for pem in certificates {
+        builder = builder.add_root_certificate(reqwest::Certificate::from_pem(pem)?);
+    }
+    Ok(builder.build()?)
 }
 
 /// One registry host, with the client and credential every operation on it uses.
@@ -390,7 +395,8 @@ pub struct RegistryClient {
     pub client: oci_client::Client,
     pub plain_http: bool,
     credential: Credential,
-    options: RegistryOptions,
+    /// For exchanging an identity token: a client with the same trust as `client`.
+    token_client: Option<reqwest::Client>,
     /// `repository operation` pairs already authenticated: their token is in `client`'s cache.
     authenticated: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
@@ -398,21 +404,27 @@ pub struct RegistryClient {
 impl RegistryClient {
     /// Chooses the protocol (see the module's doc) and the credential for `host`.
     pub async fn connect(host: &str, options: &RegistryOptions) -> Result<Self> {
+        let certificates = options.certificates()?;
         let plain_http = options.insecure
             || options.plain_http_hosts.iter().any(|h| h == host)
-            || (is_loopback(host) && !speaks_tls(host, options).await);
+            || (is_loopback(host) && !speaks_tls(host).await);
         let plain_hosts = if plain_http {
             vec![host.to_string()]
         } else {
             Vec::new()
         };
-        let client = oci_client::Client::new(options.client_config(plain_hosts)?);
+        let client = oci_client::Client::new(options.client_config(plain_hosts, &certificates));
+        let credential = options.credential(host)?;
+        let token_client = match credential {
+            Credential::IdentityToken(_) => Some(http_client(&certificates, false)?),
+            _ => None,
+        };
         Ok(RegistryClient {
             host: host.to_string(),
             client,
             plain_http,
-            credential: options.credential(host)?,
-            options: options.clone(),
+            credential,
+            token_client,
             authenticated: Default::default(),
         })
     }
@@ -445,7 +457,11 @@ impl RegistryClient {
                 RegistryAuth::Basic(username.clone(), password.expose().to_string())
             }
             Credential::IdentityToken(token) => {
-                RegistryAuth::Bearer(self.exchange(token, image, operation).await?)
+                let http = self
+                    .token_client
+                    .as_ref()
+                    .context("no client for the token exchange")?;
+                RegistryAuth::Bearer(self.exchange(http, token, image, operation).await?)
             }
         };
         self.client
@@ -461,12 +477,12 @@ impl RegistryClient {
     /// The registry's `Bearer` challenge, answered with an OAuth2 refresh-token grant.
     async fn exchange(
         &self,
+        http: &reqwest::Client,
         token: &Secret,
         image: &Reference,
         operation: RegistryOperation,
     ) -> Result<String> {
         let scheme = if self.plain_http { "http" } else { "https" };
-        let http = self.options.http_client(false)?;
         let answer = http
             .get(format!("{scheme}://{}/v2/", self.host))
             .send()
@@ -532,8 +548,8 @@ impl RegistryClient {
 
 /// Whether a loopback registry answers TLS (any certificate: this only picks the protocol; the
 /// real connection then verifies it).
-async fn speaks_tls(host: &str, options: &RegistryOptions) -> bool {
-    let Ok(client) = options.http_client(true) else {
+async fn speaks_tls(host: &str) -> bool {
+    let Ok(client) = http_client(&[], true) else {
         return false;
     };
     client
