@@ -36,6 +36,9 @@ enum Command {
         /// Sign with this cosign private key (default: a key generated under dist/keys/)
         #[arg(long)]
         key: Option<PathBuf>,
+        /// The OCI image layout directory to write (relative paths: to the workspace)
+        #[arg(long, value_name = "DIR", default_value = "dist/oci")]
+        oci_layout: PathBuf,
     },
     /// Package, sign and push the modules already in dist/ (no build): publish a tested build
     Publish {
@@ -47,6 +50,9 @@ enum Command {
         /// Sign with this cosign private key (default: a key generated under dist/keys/)
         #[arg(long)]
         key: Option<PathBuf>,
+        /// The OCI image layout directory to write (relative paths: to the workspace)
+        #[arg(long, value_name = "DIR", default_value = "dist/oci")]
+        oci_layout: PathBuf,
     },
     /// Fetch a published policy and verify its signature
     Verify(Source),
@@ -161,12 +167,13 @@ fn dispatch(cli: Cli) -> Result<()> {
             registry,
             access,
             key,
+            oci_layout,
         } => {
             let release = ReleaseOptions {
                 registry,
                 registry_options: access.options()?,
                 key,
-                layout: None,
+                layout: Some(root.join(oci_layout)),
             };
             pipeline::release(&root, &release).map(|_| ())
         }
@@ -174,12 +181,13 @@ fn dispatch(cli: Cli) -> Result<()> {
             registry,
             access,
             key,
+            oci_layout,
         } => {
             let release = ReleaseOptions {
                 registry: Some(registry),
                 registry_options: access.options()?,
                 key,
-                layout: None,
+                layout: Some(root.join(oci_layout)),
             };
             pipeline::publish(&root, &pipeline::built(&root)?, &release).map(|_| ())
         }

@@ -170,6 +170,15 @@ pub fn check_digest(digest: &str, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Writes `path` through a temporary file and a rename, so that a reader (another release into
+/// the same layout) sees the old file or the new one, never a half-written one.
+fn write_whole(path: &Path, bytes: &[u8]) -> Result<()> {
+    let temporary = path.with_extension(format!("tmp-{}", std::process::id()));
+    std::fs::write(&temporary, bytes)
+        .and_then(|()| std::fs::rename(&temporary, path))
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
 /// An OCI image layout directory (`oci-layout`, `index.json`, `blobs/sha256/…`), one per repository.
 pub struct Layout {
     pub root: PathBuf,
@@ -202,7 +211,7 @@ impl Layout {
         let digest = sha256_digest(bytes);
         let path = self.blob_path(repository, &digest)?;
         std::fs::create_dir_all(path.parent().expect("blob dir"))?;
-        std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+        write_whole(&path, bytes)?;
         Ok(digest)
     }
 
@@ -238,7 +247,7 @@ impl Store for Layout {
             "size": artifact.manifest.len(),
             "annotations": { REF_NAME: tag },
         }));
-        std::fs::write(dir.join("index.json"), serde_json::to_vec_pretty(&index)?)?;
+        write_whole(&dir.join("index.json"), &serde_json::to_vec_pretty(&index)?)?;
         Ok(digest)
     }
 

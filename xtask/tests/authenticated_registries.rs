@@ -159,20 +159,29 @@ impl Machine {
         with_stdin(self.command(env!("CARGO_BIN_EXE_xtask")).args(args), stdin)
     }
 
-    fn publish(&self, secure: &Secure, extra: &[&str], stdin: &str) -> Output {
-        let target = format!("{}/acme", secure.host());
-        let key = self.private_key.display().to_string();
-        let ca = secure.ca();
-        let mut args = vec![
-            "publish",
-            "--registry",
-            &target,
-            "--key",
-            &key,
-            "--ca-cert",
-            &ca,
+    /// `publish` to `secure` under `acme/`, signed with this machine's key, into this machine's
+    /// own OCI layout (tests run in parallel), trusting the `ca` file when given.
+    fn publish_args(&self, secure: &Secure, ca: Option<&str>) -> Vec<String> {
+        let mut args: Vec<String> = vec![
+            "publish".into(),
+            "--registry".into(),
+            format!("{}/acme", secure.host()),
+            "--key".into(),
+            self.private_key.display().to_string(),
+            "--oci-layout".into(),
+            self.dir.path().join("oci").display().to_string(),
         ];
-        args.extend_from_slice(extra);
+        if let Some(ca) = ca {
+            args.extend(["--ca-cert".to_string(), ca.to_string()]);
+        }
+        args
+    }
+
+    fn publish(&self, secure: &Secure, extra: &[&str], stdin: &str) -> Output {
+        let ca = secure.ca();
+        let mut args = self.publish_args(secure, Some(&ca));
+        args.extend(extra.iter().map(|a| a.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let started = Instant::now();
         let output = self.xtask(&args, stdin);
         eprintln!(
@@ -288,6 +297,13 @@ fn docker_config_auths_push_then_verify_run_and_skopeo_by_tag_and_digest() {
     );
 
     for (name, by_tag, digest) in all_pushed(&stdout) {
+        let layout = machine
+            .dir
+            .path()
+            .join("oci")
+            .join(&name)
+            .join("index.json");
+        assert!(layout.is_file(), "--oci-layout: no {}", layout.display());
         let by_digest = format!("{}@{digest}", by_tag.rsplit_once(':').unwrap().0);
         for location in [&by_tag, &by_digest] {
             let out = succeeded(
@@ -356,11 +372,11 @@ fn docker_config_auths_push_then_verify_run_and_skopeo_by_tag_and_digest() {
 
     // On a terminal (util-linux `script` gives it one) the same publish draws its progress bar.
     let command = format!(
-        "'{}' publish --registry {}/acme --key '{}' --ca-cert '{}'",
+        "'{}' '{}'",
         env!("CARGO_BIN_EXE_xtask"),
-        secure.host(),
-        machine.private_key.display(),
-        secure.ca()
+        machine
+            .publish_args(&secure, Some(&secure.ca()))
+            .join("' '")
     );
     let on_tty = machine
         .command("script")
@@ -542,12 +558,11 @@ fn an_unknown_ca_is_refused_and_the_message_says_ca_cert() {
     let machine = Machine::new("unknown-ca");
     machine
         .docker_config(json!({"auths": {secure.host(): {"auth": basic_auth(WRITER.0, WRITER.1)}}}));
-    let key = machine.private_key.display().to_string();
-    let target = format!("{}/acme", secure.host());
-    let stderr = failed(
-        &machine.xtask(&["publish", "--registry", &target, "--key", &key], ""),
-        "publish without the CA",
-    );
+    let publish = |ca: Option<&str>| {
+        let args = machine.publish_args(&secure, ca);
+        machine.xtask(&args.iter().map(String::as_str).collect::<Vec<_>>(), "")
+    };
+    let stderr = failed(&publish(None), "publish without the CA");
     assert!(
         stderr.contains("TLS: the certificate of") && stderr.contains("--ca-cert"),
         "{stderr}"
@@ -556,18 +571,7 @@ fn an_unknown_ca_is_refused_and_the_message_says_ca_cert() {
     let not_pem = machine.dir.path().join("not-a-ca.pem");
     std::fs::write(&not_pem, "hello").unwrap();
     let stderr = failed(
-        &machine.xtask(
-            &[
-                "publish",
-                "--registry",
-                &target,
-                "--key",
-                &key,
-                "--ca-cert",
-                not_pem.to_str().unwrap(),
-            ],
-            "",
-        ),
+        &publish(Some(not_pem.to_str().unwrap())),
         "publish with a broken CA file",
     );
     assert!(stderr.contains("not-a-ca.pem"), "{stderr}");
