@@ -4,6 +4,7 @@ use crate::host::Host;
 use crate::request::{AdmissionRequest, ValidationPayload};
 use crate::settings::{decode_settings, settings_from_value, PolicySettings};
 use crate::verdict::Verdict;
+use crate::view::Trees;
 use crate::workload::Workload;
 use kubewarden_policy_sdk::response::ValidationResponse;
 use kubewarden_policy_sdk::settings::SettingsValidationResponse;
@@ -45,6 +46,8 @@ pub fn validate<P: Policy>(payload: &[u8], host: &dyn Host) -> Vec<u8> {
 }
 
 /// Decodes a `validate` payload and judges it; malformed input becomes a rejection with the reason.
+/// The object is read through borrowed views of what the rules need ([`crate::view`]); a tree of
+/// it is built only for custom resources and mutations.
 pub fn evaluate_payload<P: Policy>(payload: &[u8], host: &dyn Host) -> ValidationResponse {
     let payload: ValidationPayload<Value> = match serde_json::from_slice(payload) {
         Ok(payload) => payload,
@@ -55,14 +58,25 @@ pub fn evaluate_payload<P: Policy>(payload: &[u8], host: &dyn Host) -> Validatio
         Ok(settings) => settings,
         Err(e) => return bad_request(format!("invalid settings: {e}")),
     };
-    let request = payload.request;
-    let workload = match Workload::from_request(&request, &settings.shared.custom_resources) {
+    let mut request = payload.request;
+    let trees = Trees::default();
+    request.read_object_namespace(&trees);
+    let workload = match Workload::from_request(&request, &settings.shared.custom_resources, &trees)
+    {
         Ok(workload) => workload,
         Err(e) => return bad_request(format!("malformed {}: {e}", request.kind.kind)),
     };
     let verdict = P::evaluate(&settings.own, &request, &workload, host);
     drop(workload);
-    verdict.into_response(request.object)
+    let object = request.object;
+    verdict.into_response(move || match trees.into_object() {
+        Some(tree) => tree,
+        None => match object {
+            Some(text) => serde_json::from_str(text.get())
+                .map_err(|e| format!("cannot read the object: {e}")),
+            None => Ok(Value::Null),
+        },
+    })
 }
 
 fn bad_request(message: String) -> ValidationResponse {

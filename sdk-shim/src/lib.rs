@@ -15,6 +15,7 @@ pub mod settings;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
 pub mod verdict;
+pub mod view;
 pub mod workload;
 
 pub use kubewarden_policy_sdk as kubewarden;

@@ -1,19 +1,23 @@
 //! The part of a Kubernetes `AdmissionRequest` the policies read, decoded and nothing more.
 
+use crate::view::{Object, Trees};
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// What a waPC `validate` call carries: the admission request and the policy's settings.
 #[derive(Debug, Deserialize)]
-pub struct ValidationPayload<S> {
-    pub request: AdmissionRequest,
+pub struct ValidationPayload<'a, S> {
+    #[serde(borrow)]
+    pub request: AdmissionRequest<'a>,
     #[serde(default = "Option::default")]
     pub settings: Option<S>,
 }
 
+/// The request's objects stay JSON text borrowed from the payload: rules read them through
+/// [`crate::view`], and only what needs a tree parses one ([`AdmissionRequest::object`]).
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct AdmissionRequest {
+pub struct AdmissionRequest<'a> {
     #[serde(default)]
     pub uid: String,
     pub kind: GroupVersionKind,
@@ -23,11 +27,15 @@ pub struct AdmissionRequest {
     pub operation: String,
     #[serde(default)]
     pub namespace: Option<String>,
-    #[serde(default)]
-    pub object: Value,
-    /// The object before an UPDATE (`null` otherwise).
-    #[serde(default)]
-    pub old_object: Value,
+    /// `None` when missing or `null`.
+    #[serde(default, borrow)]
+    pub object: Option<&'a RawValue>,
+    /// The object before an UPDATE (`None` otherwise).
+    #[serde(default, borrow)]
+    pub old_object: Option<&'a RawValue>,
+    /// The object's `metadata.namespace`, read by [`Self::read_object_namespace`].
+    #[serde(skip)]
+    object_namespace: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, PartialEq, Eq)]
@@ -50,7 +58,7 @@ impl GroupVersionKind {
     }
 }
 
-impl AdmissionRequest {
+impl<'a> AdmissionRequest<'a> {
     /// Why the API server would drop or refuse a change at `pointer` of this request's object,
     /// if it would (see [`Mutable`]).
     pub fn immutable_reason(&self, pointer: &str) -> Option<&'static str> {
@@ -72,16 +80,37 @@ impl AdmissionRequest {
         }
     }
 
-    /// The namespace the object lives in: the request's, else the object's own metadata.
+    /// The namespace the object lives in: the request's, else the object's own metadata (once
+    /// [`Self::read_object_namespace`] has read it).
     pub fn namespace(&self) -> Option<&str> {
         self.namespace
             .as_deref()
             .filter(|ns| !ns.is_empty())
-            .or_else(|| {
-                self.object
-                    .pointer("/metadata/namespace")
-                    .and_then(Value::as_str)
-            })
+            .or(self.object_namespace.as_deref())
+    }
+
+    /// Reads the object's `metadata.namespace`, for [`Self::namespace`] (only needed when the
+    /// request names none, as in a request written by hand).
+    pub fn read_object_namespace(&mut self, trees: &Trees) {
+        if self.namespace().is_none() {
+            self.object_namespace = self.object(trees).namespace();
+        }
+    }
+
+    /// The request's object, read from its text or from its tree in `trees`.
+    pub fn object<'t>(&self, trees: &'t Trees) -> Object<'t>
+    where
+        'a: 't,
+    {
+        Object::new(self.object, &trees.object)
+    }
+
+    /// The object before an UPDATE.
+    pub fn old_object<'t>(&self, trees: &'t Trees) -> Object<'t>
+    where
+        'a: 't,
+    {
+        Object::new(self.old_object, &trees.old_object)
     }
 }
 
@@ -128,8 +157,9 @@ fn is_pod_container_image(pointer: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{raw, raw_text};
 
-    fn request(kind: &str, sub_resource: Option<&str>, operation: &str) -> AdmissionRequest {
+    fn request(kind: &str, sub_resource: Option<&str>, operation: &str) -> AdmissionRequest<'static> {
         AdmissionRequest {
             kind: GroupVersionKind {
                 group: String::new(),
@@ -230,19 +260,40 @@ mod tests {
             (None, None, None),
         ];
         for (namespace, object_namespace, expected) in cases {
-            let request = AdmissionRequest {
+            let mut request = AdmissionRequest {
                 namespace: namespace.map(str::to_string),
-                object: match object_namespace {
+                object: Some(raw(match object_namespace {
                     Some(ns) => serde_json::json!({"metadata": {"namespace": ns}}),
                     None => serde_json::json!({"metadata": {}}),
-                },
+                })),
                 ..request("Pod", None, "CREATE")
             };
+            request.read_object_namespace(&Trees::default());
             assert_eq!(
                 request.namespace(),
                 expected,
                 "{namespace:?} {object_namespace:?}"
             );
+        }
+        // Read as a `Value` would: escapes, the last of repeated keys, only a string counts.
+        let cases = [
+            (r#"{"metadata": {"namespace": "te\u0061m"}}"#, Some("team")),
+            (
+                r#"{"metadata": {"namespace": "a"}, "metadata": {"name": "x"}}"#,
+                None,
+            ),
+            (r#"{"metadata": {"namespace": 1, "namespace": "b"}}"#, Some("b")),
+            (r#"{"metadata": {"namespace": ["a"]}}"#, None),
+            (r#"{"metadata": "team"}"#, None),
+            (r#"["team"]"#, None),
+        ];
+        for (object, expected) in cases {
+            let mut request = AdmissionRequest {
+                object: Some(raw_text(object)),
+                ..request("Pod", None, "CREATE")
+            };
+            request.read_object_namespace(&Trees::default());
+            assert_eq!(request.namespace(), expected, "{object}");
         }
     }
 }

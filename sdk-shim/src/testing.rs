@@ -39,13 +39,26 @@ pub fn cluster_from_file(path: &Path) -> FixtureHost {
         .fold(FixtureHost::default(), FixtureHost::with_resource)
 }
 
-/// A request fixture of this crate's `test_data/`.
+/// A request fixture of this crate's `test_data/` (its text lives as long as the test).
 #[cfg(test)]
-pub(crate) fn fixture_request(name: &str) -> AdmissionRequest {
+pub(crate) fn fixture_request(name: &str) -> AdmissionRequest<'static> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("test_data")
         .join(name);
-    serde_json::from_value(read_request_value(&path)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    let text: &'static str = Box::leak(read_request_value(&path).to_string().into_boxed_str());
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// `value` as the JSON text of a request's object (it lives as long as the test).
+#[cfg(test)]
+pub(crate) fn raw(value: Value) -> &'static serde_json::value::RawValue {
+    Box::leak(serde_json::value::to_raw_value(&value).expect("JSON"))
+}
+
+/// `text` as the JSON text of a request's object, as written (escapes and repeated keys kept).
+#[cfg(test)]
+pub(crate) fn raw_text(text: &str) -> &'static serde_json::value::RawValue {
+    Box::leak(serde_json::value::RawValue::from_string(text.to_string()).expect("JSON"))
 }
 
 #[cfg(test)]

@@ -110,8 +110,12 @@ impl Verdict {
     }
 
     /// Violations reject (all listed); otherwise patches mutate; otherwise accept.
-    /// Takes the request's object by value: mutating patches it in place, without a deep copy.
-    pub fn into_response(self, object: Value) -> ValidationResponse {
+    /// `object` gives the request's object only when there is something to patch (it is then
+    /// patched in place, without a deep copy).
+    pub fn into_response(
+        self,
+        object: impl FnOnce() -> Result<Value, String>,
+    ) -> ValidationResponse {
         let warnings = (!self.warnings.is_empty()).then_some(self.warnings);
         let mut response = ValidationResponse {
             accepted: true,
@@ -129,7 +133,14 @@ impl Verdict {
         if self.patches.is_empty() {
             return response;
         }
-        let mut mutated = object;
+        let mut mutated = match object() {
+            Ok(object) => object,
+            Err(why) => {
+                response.accepted = false;
+                response.message = Some(format!("cannot mutate the object: {why}"));
+                return response;
+            }
+        };
         for (pointer, value) in self.patches {
             if let Err(why) = set_pointer(&mut mutated, &pointer, value) {
                 response.accepted = false;
@@ -211,6 +222,21 @@ fn unescape(token: &str) -> std::borrow::Cow<'_, str> {
 mod tests {
     use super::*;
     use serde_json::json;
+    use crate::request::AdmissionRequest;
+    use crate::workload::Workload;
+
+    fn walk(request: &AdmissionRequest<'static>) -> Workload<'static> {
+        Workload::from_request(request, &[], Box::leak(Box::default())).unwrap()
+    }
+
+    fn object_of(request: &AdmissionRequest) -> Value {
+        serde_json::from_str(request.object.unwrap().get()).unwrap()
+    }
+
+    /// A request decoded from `value`'s text (which lives as long as the test).
+    fn request_from(value: Value) -> AdmissionRequest<'static> {
+        serde_json::from_str(Box::leak(value.to_string().into_boxed_str())).unwrap()
+    }
 
     #[test]
     fn violations_win_and_are_all_listed() {
@@ -218,7 +244,7 @@ mod tests {
         verdict.reject_request("first");
         verdict.reject_request("second");
         verdict.patch("/a".into(), json!(1));
-        let response = verdict.into_response(json!({}));
+        let response = verdict.into_response(|| Ok(json!({})));
         assert!(!response.accepted);
         assert_eq!(
             response.message.as_deref(),
@@ -237,7 +263,7 @@ mod tests {
         );
         verdict.warn("note");
         let object = json!({"spec": {"containers": [{"image": "nginx"}]}});
-        let response = verdict.into_response(object);
+        let response = verdict.into_response(|| Ok(object));
         assert!(response.accepted);
         assert_eq!(
             response.mutated_object,
@@ -270,10 +296,9 @@ mod tests {
     #[test]
     fn unchanged_images_warn_and_immutable_fixes_reject() {
         use crate::testing::fixture_request;
-        use crate::workload::Workload;
         // A Pod UPDATE: container 0 unchanged, container 1 changes its image.
         let request = fixture_request("pod_update_sidecar_image.json");
-        let workload = Workload::from_request(&request, &[]).unwrap();
+        let workload = walk(&request);
         let (same, changed) = (&workload.containers[0], &workload.containers[1]);
         let mut verdict = Verdict::for_request(&request);
         verdict.reject(same, "not pinned");
@@ -284,7 +309,7 @@ mod tests {
             json!("ghcr.io/acme/sidecar:2@sha256:x"),
             "not pinned",
         );
-        let response = verdict.into_response(request.object.clone());
+        let response = verdict.into_response(|| Ok(object_of(&request)));
         assert!(response.accepted, "{:?}", response.message);
         let warnings = response.warnings.unwrap();
         assert_eq!(warnings.len(), 2);
@@ -309,7 +334,7 @@ mod tests {
             json!("Always"),
             "tag '2' is mutable",
         );
-        let response = verdict.into_response(request.object.clone());
+        let response = verdict.into_response(|| Ok(object_of(&request)));
         assert!(!response.accepted);
         assert_eq!(
             response.message.unwrap(),
@@ -320,7 +345,7 @@ mod tests {
 
     #[test]
     fn nothing_found_accepts() {
-        let response = Verdict::new().into_response(json!({}));
+        let response = Verdict::new().into_response(|| Ok(json!({})));
         assert!(
             response.accepted && response.message.is_none() && response.mutated_object.is_none()
         );
@@ -328,8 +353,7 @@ mod tests {
 
     #[test]
     fn parse_image_records_missing_and_invalid_images() {
-        use crate::workload::Workload;
-        let request: AdmissionRequest = serde_json::from_value(json!({
+        let request = request_from(json!({
             "kind": {"group": "", "version": "v1", "kind": "Pod"},
             "operation": "CREATE",
             "object": {"kind": "Pod", "spec": {
@@ -343,9 +367,8 @@ mod tests {
                     {"name": "empty", "image": {"pullPolicy": "Always"}},
                 ],
             }},
-        }))
-        .unwrap();
-        let workload = Workload::from_request(&request, &[]).unwrap();
+        }));
+        let workload = walk(&request);
         let mut verdict = Verdict::for_request(&request);
         let parsed: Vec<Option<String>> = workload
             .containers
@@ -362,7 +385,7 @@ mod tests {
                 None,
             ]
         );
-        let message = verdict.into_response(json!({})).message.unwrap();
+        let message = verdict.into_response(|| Ok(json!({}))).message.unwrap();
         assert!(message.starts_with("3 problems: "), "{message}");
         assert!(
             message.contains("container 'none' (/spec/containers/1) has no image;"),

@@ -24,7 +24,11 @@
 
 use crate::extract::{type_name, ImageExtractor, Selected};
 use crate::request::AdmissionRequest;
-use serde_json::Value;
+use crate::view::{
+    read_tree, ContainerReader, ContainerView, List, Object, PodSpecAt, PodSpecReader,
+    PodSpecView, Shape, Trees, VolumeView,
+};
+use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
@@ -66,11 +70,13 @@ impl ContainerKind {
 
 /// A pod spec inside the object, with its pointer.
 #[derive(Debug, Clone)]
-pub struct PodSpecRef<'a> {
+pub struct PodSpecRef {
     pub pointer: String,
-    pub spec: &'a Value,
-    /// The pod spec at the same pointer in `oldObject`, on UPDATE.
-    pub old: Option<&'a Value>,
+    /// The pod-level fields a rule reads, as written ([`crate::view::POD_FIELDS`]:
+    /// `imagePullSecrets`, `serviceAccountName`, `serviceAccount`); nothing else is decoded.
+    pub fields: Map<String, Value>,
+    /// The same fields of the pod spec at the same pointer in `oldObject`, on UPDATE.
+    pub old: Option<Map<String, Value>>,
 }
 
 /// One container, image volume, or image string found by an extractor.
@@ -147,40 +153,49 @@ impl fmt::Display for ContainerRef<'_> {
 /// Everything in a request that holds images.
 #[derive(Debug, Default)]
 pub struct Workload<'a> {
-    pub pod_specs: Vec<PodSpecRef<'a>>,
+    pub pod_specs: Vec<PodSpecRef>,
     pub containers: Vec<ContainerRef<'a>>,
-    /// Pointers of `containers`, so that two extractor paths selecting one count once.
+    /// Pointers of `containers`, so that two extractor paths selecting one count once (only
+    /// extractors can select a node twice, so only they keep it).
     seen: HashSet<String>,
+    by_extractors: bool,
     /// Pointer -> index into `pod_specs`.
     pod_spec_indexes: HashMap<String, usize>,
 }
 
-/// Where the pod spec of a built-in kind lives, by API group and kind.
-fn pod_spec_pointer(group: &str, kind: &str) -> Option<&'static str> {
+/// Where the pod spec of a built-in kind lives, by API group and kind: its pointer, and the
+/// same as object keys.
+fn pod_spec_at(group: &str, kind: &str) -> Option<(&'static str, &'static [&'static str])> {
     match (group, kind) {
-        ("", "Pod") => Some("/spec"),
-        ("", "PodTemplate") => Some("/template/spec"),
+        ("", "Pod") => Some(("/spec", &["spec"])),
+        ("", "PodTemplate") => Some(("/template/spec", &["template", "spec"])),
         ("", "ReplicationController")
         | ("apps", "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet")
-        | ("batch", "Job") => Some("/spec/template/spec"),
-        ("batch", "CronJob") => Some("/spec/jobTemplate/spec/template/spec"),
+        | ("batch", "Job") => Some(("/spec/template/spec", &["spec", "template", "spec"])),
+        ("batch", "CronJob") => Some((
+            "/spec/jobTemplate/spec/template/spec",
+            &["spec", "jobTemplate", "spec", "template", "spec"],
+        )),
         _ => None,
     }
 }
 
 impl<'a> Workload<'a> {
     /// Finds every image in the request (and, on UPDATE, which ones `oldObject` already had).
-    /// An error means the request's object is malformed.
+    /// The objects are read from their text; `trees` keeps any tree that had to be parsed (for
+    /// custom resources, or a string written with escapes). An error means the request's object
+    /// is malformed.
     pub fn from_request(
-        request: &'a AdmissionRequest,
+        request: &AdmissionRequest<'a>,
         extractors: &[ImageExtractor],
+        trees: &'a Trees,
     ) -> Result<Self, String> {
-        let mut workload = Self::walk(request, &request.object, extractors)?;
-        if request.operation == "UPDATE" && request.old_object.is_object() {
+        let mut workload = Self::walk(request, request.object(trees), extractors)?;
+        if request.operation == "UPDATE" && request.old_object.is_some() {
             // The old object is what the API server stored; if it cannot be walked, the update
             // is judged in full, as a request without oldObject is.
-            if let Ok(old) = Self::walk(request, &request.old_object, extractors) {
-                workload.compare_with(&old);
+            if let Ok(old) = Self::walk(request, request.old_object(trees), extractors) {
+                workload.compare_with(old);
             }
         }
         Ok(workload)
@@ -188,7 +203,7 @@ impl<'a> Workload<'a> {
 
     fn walk(
         request: &AdmissionRequest,
-        object: &'a Value,
+        object: Object<'a>,
         extractors: &[ImageExtractor],
     ) -> Result<Self, String> {
         let mut workload = Workload::default();
@@ -197,28 +212,29 @@ impl<'a> Workload<'a> {
         }
         let kind = &request.kind;
         let subresource = request.sub_resource.as_deref().unwrap_or("");
-        if let Some(pointer) = pod_spec_pointer(&kind.group, &kind.kind) {
+        if let Some((pointer, path)) = pod_spec_at(&kind.group, &kind.kind) {
             let only_ephemeral = match subresource {
                 "" => false,
                 "ephemeralcontainers" if kind.kind == "Pod" => true,
                 _ => return Ok(workload),
             };
-            check_is_object(object, "")?;
             // A missing spec has no containers; the API server rejects such an object itself.
-            if let Some(spec) = object.pointer(pointer) {
+            if let Some(spec) = root(object.read(PodSpecAt(path))?)? {
                 workload.add_pod_spec(pointer.to_string(), spec, only_ephemeral)?;
             }
             return Ok(workload);
         }
         if (kind.group.as_str(), kind.kind.as_str()) == ("", "EphemeralContainers") {
             // The legacy pods/ephemeralcontainers body: the list alone, no pod spec.
-            check_is_object(object, "")?;
-            workload.add_list(
-                object,
-                "/ephemeralContainers",
-                ContainerKind::EphemeralContainer,
-                None,
-            )?;
+            if let Some(Shape::Is(body)) = root(object.read(PodSpecAt(&[]))?)? {
+                let [_, _, list] = body.lists;
+                workload.add_list(
+                    "/ephemeralContainers",
+                    ContainerKind::EphemeralContainer,
+                    list,
+                    None,
+                )?;
+            }
             return Ok(workload);
         }
         let api_version = kind.api_version();
@@ -227,19 +243,22 @@ impl<'a> Workload<'a> {
             .iter()
             .filter(|e| e.applies_to(&api_version, &kind.kind))
         {
+            // JSONPath selects in the object's tree.
+            let tree = object.tree()?;
             if !matched {
-                check_is_object(object, "")?;
+                check_is_object(tree, "")?;
                 matched = true;
+                workload.by_extractors = true;
             }
-            for selected in extractor.select(object)? {
-                workload.add_selected(object, selected)?;
+            for selected in extractor.select(tree)? {
+                workload.add_selected(tree, selected)?;
             }
         }
         Ok(workload)
     }
 
     /// Marks what `old` already had, and links each pod spec to its old self.
-    fn compare_with(&mut self, old: &Workload<'a>) {
+    fn compare_with(&mut self, mut old: Workload<'a>) {
         let before: HashMap<String, (Option<&str>, Option<&str>)> = old
             .containers
             .iter()
@@ -254,45 +273,47 @@ impl<'a> Workload<'a> {
             spec.old = old
                 .pod_spec_indexes
                 .get(&spec.pointer)
-                .map(|&i| old.pod_specs[i].spec);
+                .map(|&i| std::mem::take(&mut old.pod_specs[i].fields));
         }
     }
 
     fn add_pod_spec(
         &mut self,
         pointer: String,
-        spec: &'a Value,
+        spec: Shape<PodSpecView<'a>>,
         only_ephemeral: bool,
     ) -> Result<(), String> {
-        check_is_object(spec, &pointer)?;
-        let index = self.register_pod_spec(&pointer, spec);
-        for (field, kind) in ContainerKind::FIELDS {
+        let spec = is_object(spec, &pointer)?;
+        let index = self.register_pod_spec(&pointer, spec.fields);
+        for ((field, kind), list) in ContainerKind::FIELDS.into_iter().zip(spec.lists) {
             if only_ephemeral && kind != ContainerKind::EphemeralContainer {
                 continue;
             }
-            self.add_list(spec, &format!("{pointer}/{field}"), kind, Some(index))?;
+            self.add_list(&format!("{pointer}/{field}"), kind, list, Some(index))?;
         }
         if !only_ephemeral {
-            self.add_image_volumes(&pointer, spec, index)?;
+            self.add_image_volumes(&pointer, spec.volumes, index)?;
         }
         Ok(())
     }
 
-    /// Adds every container of the list field of `parent` that `list_pointer` ends with.
+    /// Adds every container of the list at `list_pointer`.
     fn add_list(
         &mut self,
-        parent: &'a Value,
         list_pointer: &str,
         kind: ContainerKind,
+        list: List<ContainerView<'a>>,
         pod_spec: Option<usize>,
     ) -> Result<(), String> {
-        let field = list_pointer.rsplit('/').next().unwrap_or_default();
-        let list = match parent.get(field) {
-            None | Some(Value::Null) => return Ok(()),
-            Some(Value::Array(list)) => list,
-            Some(_) => return Err(format!("{list_pointer} must be a list of containers")),
+        let list = match list {
+            None | Some(Shape::Null) => return Ok(()),
+            Some(Shape::Is(list)) => list,
+            Some(Shape::Not(_)) => {
+                return Err(format!("{list_pointer} must be a list of containers"))
+            }
         };
-        for (i, container) in list.iter().enumerate() {
+        self.containers.reserve(list.len());
+        for (i, container) in list.into_iter().enumerate() {
             self.add_container(format!("{list_pointer}/{i}"), container, kind, pod_spec)?;
         }
         Ok(())
@@ -302,30 +323,32 @@ impl<'a> Workload<'a> {
     fn add_image_volumes(
         &mut self,
         spec_pointer: &str,
-        spec: &'a Value,
+        volumes: List<VolumeView<'a>>,
         index: usize,
     ) -> Result<(), String> {
-        let volumes = match spec.get("volumes") {
-            None | Some(Value::Null) => return Ok(()),
-            Some(Value::Array(volumes)) => volumes,
-            Some(_) => return Err(format!("{spec_pointer}/volumes must be a list of volumes")),
+        let volumes = match volumes {
+            None | Some(Shape::Null) => return Ok(()),
+            Some(Shape::Is(volumes)) => volumes,
+            Some(Shape::Not(_)) => {
+                return Err(format!("{spec_pointer}/volumes must be a list of volumes"))
+            }
         };
-        for (i, volume) in volumes.iter().enumerate() {
-            let volume_pointer = format!("{spec_pointer}/volumes/{i}");
-            check_is_object(volume, &volume_pointer)?;
-            let image = match volume.get("image") {
-                None | Some(Value::Null) => continue,
-                Some(image) => image,
+        for (i, volume) in volumes.into_iter().enumerate() {
+            let at = || format!("{spec_pointer}/volumes/{i}");
+            let volume = match volume {
+                Shape::Is(volume) => volume,
+                other => return Err(must_be_object(&at(), &other)),
             };
-            let pointer = format!("{volume_pointer}/image");
-            check_is_object(image, &pointer)?;
-            let text = |field: &str| image.get(field).and_then(Value::as_str);
+            let image = match volume.image {
+                None | Some(Shape::Null) => continue,
+                Some(image) => is_object(image, &format!("{}/image", at()))?,
+            };
             self.push(ContainerRef {
-                pointer,
+                pointer: format!("{}/image", at()),
                 kind: ContainerKind::ImageVolume,
-                name: volume.get("name").and_then(Value::as_str),
-                image: text("reference"),
-                pull_policy: text("pullPolicy"),
+                name: volume.name,
+                image: image.image,
+                pull_policy: image.pull_policy,
                 pod_spec: Some(index),
                 unchanged: false,
                 is_object: true,
@@ -337,18 +360,17 @@ impl<'a> Workload<'a> {
     fn add_container(
         &mut self,
         pointer: String,
-        container: &'a Value,
+        container: Shape<ContainerView<'a>>,
         kind: ContainerKind,
         pod_spec: Option<usize>,
     ) -> Result<(), String> {
-        check_is_object(container, &pointer)?;
-        let text = |field: &str| container.get(field).and_then(Value::as_str);
+        let container = is_object(container, &pointer)?;
         self.push(ContainerRef {
             pointer,
             kind,
-            name: text("name"),
-            image: text("image"),
-            pull_policy: text("imagePullPolicy"),
+            name: container.name,
+            image: container.image,
+            pull_policy: container.pull_policy,
             pod_spec,
             unchanged: false,
             is_object: true,
@@ -370,12 +392,14 @@ impl<'a> Workload<'a> {
     }
 
     fn push(&mut self, container: ContainerRef<'a>) {
-        self.seen.insert(container.pointer.clone());
+        if self.by_extractors {
+            self.seen.insert(container.pointer.clone());
+        }
         self.containers.push(container);
     }
 
     /// Adds what an extractor selected, once (two paths selecting the same node count once).
-    fn add_selected(&mut self, object: &'a Value, selected: Selected<'a>) -> Result<(), String> {
+    fn add_selected(&mut self, tree: &'a Value, selected: Selected<'a>) -> Result<(), String> {
         match selected {
             Selected::Image(pointer, _) | Selected::Container(pointer, _)
                 if self.seen.contains(&pointer) => {}
@@ -383,24 +407,25 @@ impl<'a> Workload<'a> {
             Selected::Container(pointer, container) => {
                 // A container in a `containers`-like list belongs to the pod spec holding it.
                 let pod_spec = match pod_spec_around(&pointer)
-                    .and_then(|at| object.pointer(&at).map(|spec| (at, spec)))
+                    .and_then(|at| tree.pointer(&at).map(|spec| (at, spec)))
                 {
                     Some((at, spec)) => Some(self.pod_spec_index(&at, spec)?),
                     None => None,
                 };
                 let kind = container_kind_at(&pointer);
+                let container = read_tree(container, ContainerReader::CONTAINER);
                 self.add_container(pointer, container, kind, pod_spec)?;
             }
         }
         Ok(())
     }
 
-    fn register_pod_spec(&mut self, pointer: &str, spec: &'a Value) -> usize {
+    fn register_pod_spec(&mut self, pointer: &str, fields: Map<String, Value>) -> usize {
         let index = self.pod_specs.len();
         self.pod_spec_indexes.insert(pointer.to_string(), index);
         self.pod_specs.push(PodSpecRef {
             pointer: pointer.to_string(),
-            spec,
+            fields,
             old: None,
         });
         index
@@ -412,32 +437,46 @@ impl<'a> Workload<'a> {
         if let Some(&index) = self.pod_spec_indexes.get(pointer) {
             return Ok(index);
         }
-        let index = self.register_pod_spec(pointer, spec);
-        if spec.is_object() {
-            self.add_image_volumes(pointer, spec, index)?;
-        }
+        let Shape::Is(spec) = read_tree(spec, PodSpecReader) else {
+            return Ok(self.register_pod_spec(pointer, Map::new()));
+        };
+        let index = self.register_pod_spec(pointer, spec.fields);
+        self.add_image_volumes(pointer, spec.volumes, index)?;
         Ok(index)
     }
 
     /// The pod spec a container belongs to.
-    pub fn pod_spec_of(&self, container: &ContainerRef) -> Option<&PodSpecRef<'a>> {
+    pub fn pod_spec_of(&self, container: &ContainerRef) -> Option<&PodSpecRef> {
         container.pod_spec.map(|i| &self.pod_specs[i])
     }
 }
 
-fn check_is_object(value: &Value, pointer: &str) -> Result<(), String> {
-    if value.is_object() {
-        Ok(())
+/// The request object's shape: an object, or the error every walk gives.
+fn root<T>(object: Shape<T>) -> Result<T, String> {
+    is_object(object, "")
+}
+
+fn is_object<T>(shape: Shape<T>, pointer: &str) -> Result<T, String> {
+    match shape {
+        Shape::Is(value) => Ok(value),
+        other => Err(must_be_object(pointer, &other)),
+    }
+}
+
+fn must_be_object<T>(pointer: &str, found: &Shape<T>) -> String {
+    let at = if pointer.is_empty() {
+        "the request object"
     } else {
-        let at = if pointer.is_empty() {
-            "the request object"
-        } else {
-            pointer
-        };
-        Err(format!(
-            "{at} must be an object, found {}",
-            type_name(value)
-        ))
+        pointer
+    };
+    format!("{at} must be an object, found {}", found.found())
+}
+
+fn check_is_object(value: &Value, pointer: &str) -> Result<(), String> {
+    match value {
+        Value::Object(_) => Ok(()),
+        Value::Null => Err(must_be_object::<()>(pointer, &Shape::Null)),
+        other => Err(must_be_object::<()>(pointer, &Shape::Not(type_name(other)))),
     }
 }
 
@@ -460,7 +499,18 @@ fn container_kind_at(container_pointer: &str) -> ContainerKind {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::fixture_request;
+    use crate::testing::{fixture_request, raw};
+
+    fn walk(
+        request: &AdmissionRequest<'static>,
+        extractors: &[ImageExtractor],
+    ) -> Result<Workload<'static>, String> {
+        Workload::from_request(request, extractors, Box::leak(Box::default()))
+    }
+
+    fn object(value: Value) -> Option<&'static serde_json::value::RawValue> {
+        Some(raw(value))
+    }
 
     /// (fixture, expected (pointer, kind, image))
     #[test]
@@ -593,7 +643,7 @@ mod tests {
         for (fixture, expected) in cases {
             let request = fixture_request(fixture);
             let workload =
-                Workload::from_request(&request, &[]).unwrap_or_else(|e| panic!("{fixture}: {e}"));
+                walk(&request, &[]).unwrap_or_else(|e| panic!("{fixture}: {e}"));
             let found: Vec<(&str, ContainerKind, &str)> = workload
                 .containers
                 .iter()
@@ -622,7 +672,7 @@ mod tests {
             "deployment_other_group.json",
         ] {
             let request = fixture_request(fixture);
-            let workload = Workload::from_request(&request, &[]).unwrap();
+            let workload = walk(&request, &[]).unwrap();
             assert!(workload.containers.is_empty(), "{fixture}");
         }
     }
@@ -649,7 +699,7 @@ mod tests {
         ];
         for (fixture, expected) in cases {
             let request = fixture_request(fixture);
-            let err = Workload::from_request(&request, &[]).unwrap_err();
+            let err = walk(&request, &[]).unwrap_err();
             assert_eq!(err, expected, "{fixture}");
         }
     }
@@ -657,7 +707,7 @@ mod tests {
     #[test]
     fn image_volumes_describe_themselves() {
         let request = fixture_request("pod_image_volumes.json");
-        let workload = Workload::from_request(&request, &[]).unwrap();
+        let workload = walk(&request, &[]).unwrap();
         let payload = &workload.containers[1];
         assert_eq!(
             payload.to_string(),
@@ -699,7 +749,7 @@ mod tests {
         ];
         for (fixture, expected) in cases {
             let request = fixture_request(fixture);
-            let workload = Workload::from_request(&request, &[]).unwrap();
+            let workload = walk(&request, &[]).unwrap();
             let found: Vec<(&str, bool)> = workload
                 .containers
                 .iter()
@@ -710,19 +760,19 @@ mod tests {
         }
         // Without oldObject, or on CREATE, everything is judged.
         let mut request = fixture_request("pod_update_sidecar_image.json");
-        request.old_object = Value::Null;
-        let workload = Workload::from_request(&request, &[]).unwrap();
+        request.old_object = None;
+        let workload = walk(&request, &[]).unwrap();
         assert!(workload.containers.iter().all(|c| !c.unchanged));
         let mut request = fixture_request("pod_update_sidecar_image.json");
         request.operation = "CREATE".into();
-        let workload = Workload::from_request(&request, &[]).unwrap();
+        let workload = walk(&request, &[]).unwrap();
         assert!(workload.containers.iter().all(|c| !c.unchanged));
     }
 
     #[test]
     fn containers_describe_themselves() {
         let request = fixture_request("pod_all_container_kinds.json");
-        let workload = Workload::from_request(&request, &[]).unwrap();
+        let workload = walk(&request, &[]).unwrap();
         let names: Vec<String> = workload.containers.iter().map(|c| c.to_string()).collect();
         assert_eq!(names[0], "container 'web' (/spec/containers/0)");
         assert_eq!(names[2], "init container 'setup' (/spec/initContainers/0)");
@@ -758,7 +808,7 @@ mod tests {
             extractor(r#"{"apiVersion":"argoproj.io/v1alpha1","kind":"Rollout","paths":["$.spec.analysisImage"]}"#).unwrap(),
         ];
         let request = fixture_request("rollout.json");
-        let workload = Workload::from_request(&request, &extractors).unwrap();
+        let workload = walk(&request, &extractors).unwrap();
         let found: Vec<(&str, ContainerKind, &str, Option<String>)> = workload
             .containers
             .iter()
@@ -811,7 +861,7 @@ mod tests {
         )
         .unwrap()];
         let request = fixture_request("rollout_image_volume.json");
-        let workload = Workload::from_request(&request, &extractors).unwrap();
+        let workload = walk(&request, &extractors).unwrap();
         let volumes: Vec<String> = workload
             .containers
             .iter()
@@ -833,8 +883,8 @@ mod tests {
         )
         .unwrap()];
         let mut request = fixture_request("rollout.json");
-        request.object = serde_json::json!(["not", "an", "object"]);
-        let err = Workload::from_request(&request, &extractors).unwrap_err();
+        request.object = object(serde_json::json!(["not", "an", "object"]));
+        let err = walk(&request, &extractors).unwrap_err();
         assert_eq!(err, "the request object must be an object, found a list");
     }
 
@@ -845,7 +895,7 @@ mod tests {
         )
         .unwrap()];
         let request = fixture_request("rollout.json");
-        assert!(Workload::from_request(&request, &extractors)
+        assert!(walk(&request, &extractors)
             .unwrap()
             .containers
             .is_empty());
@@ -858,7 +908,7 @@ mod tests {
         )
         .unwrap()];
         let request = fixture_request("rollout.json");
-        let err = Workload::from_request(&request, &extractors).unwrap_err();
+        let err = walk(&request, &extractors).unwrap_err();
         assert!(err.contains("selected a number at /spec/replicas"), "{err}");
     }
 
@@ -880,7 +930,7 @@ mod tests {
     #[test]
     fn pull_policy_fields_are_named_by_kind() {
         let request = fixture_request("pod_image_volumes.json");
-        let workload = Workload::from_request(&request, &[]).unwrap();
+        let workload = walk(&request, &[]).unwrap();
         let fields: Vec<(ContainerKind, &str)> = workload
             .containers
             .iter()
@@ -900,9 +950,11 @@ mod tests {
     fn only_pods_have_the_ephemeralcontainers_subresource() {
         let mut request = fixture_request("deployment_three_containers_one_init.json");
         request.sub_resource = Some("ephemeralcontainers".into());
-        request.object["spec"]["template"]["spec"]["ephemeralContainers"] =
+        let mut tree: Value = serde_json::from_str(request.object.unwrap().get()).unwrap();
+        tree["spec"]["template"]["spec"]["ephemeralContainers"] =
             serde_json::json!([{"name": "debugger", "image": "busybox"}]);
-        let workload = Workload::from_request(&request, &[]).unwrap();
+        request.object = object(tree);
+        let workload = walk(&request, &[]).unwrap();
         assert!(workload.containers.is_empty());
     }
 
@@ -915,14 +967,14 @@ mod tests {
         )
         .unwrap()];
         let mut request = fixture_request("rollout.json");
-        request.object = serde_json::json!({
+        request.object = object(serde_json::json!({
             "spec": {
                 "sidecars": [{"image": "ghcr.io/acme/sidecar:1"}],
                 "template": {"spec": {"initContainers": [{"image": "busybox"}]}},
                 "analysisImage": "ghcr.io/acme/analysis:1"
             }
-        });
-        let workload = Workload::from_request(&request, &extractors).unwrap();
+        }));
+        let workload = walk(&request, &extractors).unwrap();
         let names: Vec<String> = workload.containers.iter().map(|c| c.to_string()).collect();
         assert_eq!(
             names,
@@ -943,13 +995,13 @@ mod tests {
         )
         .unwrap()];
         let mut request = fixture_request("rollout.json");
-        request.object = serde_json::json!({
+        request.object = object(serde_json::json!({
             "spec": {
                 "blue": {"spec": {"containers": [{"name": "web", "image": "nginx:1"}]}},
                 "green": {"spec": {"containers": [{"name": "web", "image": "nginx:2"}]}}
             }
-        });
-        let workload = Workload::from_request(&request, &extractors).unwrap();
+        }));
+        let workload = walk(&request, &extractors).unwrap();
         let found: Vec<(&str, &str)> = workload
             .containers
             .iter()

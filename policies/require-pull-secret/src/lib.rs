@@ -28,7 +28,7 @@ use sdk_shim::pattern::any_matches;
 use sdk_shim::request::AdmissionRequest;
 use sdk_shim::verdict::Verdict;
 use sdk_shim::workload::{ContainerRef, PodSpecRef, Workload};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 pub use settings::Settings;
 use std::collections::{HashMap, HashSet};
 
@@ -70,7 +70,7 @@ impl Policy for RequirePullSecret {
             let index = container.pod_spec.unwrap_or_default();
             let container = &judged_on_secrets_too(container, spec);
             let (pod, credentials) = &*pods.entry(index).or_insert_with(|| {
-                let pod = PodSecrets::of(spec.spec, is_pod);
+                let pod = PodSecrets::of(&spec.fields, is_pod);
                 let credentials = settings.verify_secrets.then(|| cluster.credentials(&pod));
                 for why in credentials.iter().flat_map(|c| &c.broken) {
                     verdict.reject(container, why);
@@ -152,7 +152,7 @@ impl Policy for RequirePullSecret {
 /// unchanged too.
 fn judged_on_secrets_too<'a>(container: &ContainerRef<'a>, spec: &PodSpecRef) -> ContainerRef<'a> {
     let mut container = container.clone();
-    let same = |field: &str| spec.old.map(|old| old.get(field)) == Some(spec.spec.get(field));
+    let same = |field: &str| spec.old.as_ref().map(|old| old.get(field)) == Some(spec.fields.get(field));
     container.unchanged = container.unchanged
         && same("imagePullSecrets")
         && same("serviceAccountName")
@@ -176,7 +176,7 @@ struct PodSecrets<'a> {
 }
 
 impl<'a> PodSecrets<'a> {
-    fn of(spec: &'a Value, is_pod: bool) -> Self {
+    fn of(spec: &'a Map<String, Value>, is_pod: bool) -> Self {
         let listed = spec
             .get("imagePullSecrets")
             .and_then(Value::as_array)
@@ -247,7 +247,7 @@ fn secret_names(list: &[Value]) -> Vec<&str> {
 /// The pod spec's `imagePullSecrets`, then `kept` (a template's ServiceAccount secrets), then `name`.
 fn with_secrets(spec: &PodSpecRef, kept: &[String], name: &str) -> Value {
     let mut list = spec
-        .spec
+        .fields
         .get("imagePullSecrets")
         .and_then(Value::as_array)
         .cloned()
