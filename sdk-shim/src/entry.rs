@@ -3,7 +3,7 @@
 use crate::host::Host;
 use crate::request::{AdmissionRequest, ValidationPayload};
 use crate::settings::{decode_settings, settings_from_value, PolicySettings};
-use crate::verdict::Verdict;
+use crate::verdict::{Response, Verdict};
 use crate::view::Trees;
 use crate::workload::Workload;
 use kubewarden_policy_sdk::response::ValidationResponse;
@@ -41,15 +41,20 @@ pub fn validate_settings<P: Policy>(payload: &[u8]) -> Vec<u8> {
 
 /// The `validate` operation: a `ValidationResponse`.
 pub fn validate<P: Policy>(payload: &[u8], host: &dyn Host) -> Vec<u8> {
-    let response = evaluate_payload::<P>(payload, host);
-    serde_json::to_vec(&response).unwrap_or_default()
+    respond::<P>(payload, host).to_json()
+}
+
+/// Decodes a `validate` payload and judges it, as a Kubewarden `ValidationResponse` (for native
+/// callers: the runner, tests).
+pub fn evaluate_payload<P: Policy>(payload: &[u8], host: &dyn Host) -> ValidationResponse {
+    respond::<P>(payload, host).into()
 }
 
 /// Decodes a `validate` payload and judges it; malformed input becomes a rejection with the reason.
 /// The object is read through borrowed views of what the rules need ([`crate::view`]); a tree of
 /// it is built only for custom resources and mutations.
-pub fn evaluate_payload<P: Policy>(payload: &[u8], host: &dyn Host) -> ValidationResponse {
-    let payload: ValidationPayload<Value> = match serde_json::from_slice(payload) {
+pub fn respond<P: Policy>(bytes: &[u8], host: &dyn Host) -> Response {
+    let payload: ValidationPayload<Value> = match ValidationPayload::decode(bytes) {
         Ok(payload) => payload,
         Err(e) => return bad_request(format!("cannot read the admission request: {e}")),
     };
@@ -59,7 +64,7 @@ pub fn evaluate_payload<P: Policy>(payload: &[u8], host: &dyn Host) -> Validatio
         Err(e) => return bad_request(format!("invalid settings: {e}")),
     };
     let mut request = payload.request;
-    let trees = Trees::default();
+    let trees = Trees::of_payload(bytes);
     request.read_object_namespace(&trees);
     let workload = match Workload::from_request(&request, &settings.shared.custom_resources, &trees)
     {
@@ -68,25 +73,15 @@ pub fn evaluate_payload<P: Policy>(payload: &[u8], host: &dyn Host) -> Validatio
     };
     let verdict = P::evaluate(&settings.own, &request, &workload, host);
     drop(workload);
-    let object = request.object;
-    verdict.into_response(move || match trees.into_object() {
-        Some(tree) => tree,
-        None => match object {
-            Some(text) => serde_json::from_str(text.get())
-                .map_err(|e| format!("cannot read the object: {e}")),
-            None => Ok(Value::Null),
-        },
-    })
+    verdict.into_response(|| request.object(&trees).text())
 }
 
-fn bad_request(message: String) -> ValidationResponse {
-    ValidationResponse {
+fn bad_request(message: String) -> Response {
+    Response {
         accepted: false,
         message: Some(message),
         code: Some(400),
-        mutated_object: None,
-        audit_annotations: None,
-        warnings: None,
+        ..Response::default()
     }
 }
 

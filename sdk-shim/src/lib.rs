@@ -7,6 +7,7 @@ pub mod cases;
 pub mod entry;
 pub mod extract;
 pub mod host;
+pub mod patch;
 pub mod pattern;
 pub mod reference;
 pub mod registry_host;

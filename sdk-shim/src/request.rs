@@ -1,41 +1,150 @@
 //! The part of a Kubernetes `AdmissionRequest` the policies read, decoded and nothing more.
 
-use crate::view::{Object, Trees};
-use serde::Deserialize;
-use serde_json::value::RawValue;
+use crate::view::{is_escaped, KeyAt, Object, ObjectSource, SourceSeed, Trees};
+use crate::workload::pod_spec_at;
+use serde::de::{Error as _, IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use std::fmt;
 
 /// What a waPC `validate` call carries: the admission request and the policy's settings.
 #[derive(Debug, Deserialize)]
 pub struct ValidationPayload<'a, S> {
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "AdmissionRequest::with_views")]
     pub request: AdmissionRequest<'a>,
     #[serde(default = "Option::default")]
     pub settings: Option<S>,
 }
 
-/// The request's objects stay JSON text borrowed from the payload: rules read them through
-/// [`crate::view`], and only what needs a tree parses one ([`AdmissionRequest::object`]).
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// The same with the request's objects kept as text (see [`ValidationPayload::decode`]).
+#[derive(Deserialize)]
+struct TextPayload<'a, S> {
+    #[serde(borrow)]
+    request: AdmissionRequest<'a>,
+    #[serde(default = "Option::default")]
+    settings: Option<S>,
+}
+
+impl<'a, S: Deserialize<'a>> ValidationPayload<'a, S> {
+    /// Decodes a `validate` payload, reading the objects' views in the same pass; if a string
+    /// a view reads is written with escapes, again with the objects kept as text (they are then
+    /// read from their trees).
+    pub fn decode(bytes: &'a [u8]) -> Result<Self, serde_json::Error> {
+        match serde_json::from_slice::<Self>(bytes) {
+            Err(e) if is_escaped(&e) => serde_json::from_slice::<TextPayload<S>>(bytes).map(|p| {
+                ValidationPayload {
+                    request: p.request,
+                    settings: p.settings,
+                }
+            }),
+            decoded => decoded,
+        }
+    }
+}
+
+/// The request's objects are not decoded into trees: rules read them through borrowed views
+/// ([`crate::view`]), and only what needs a tree parses one ([`Object::tree`]).
+#[derive(Debug, Default, Clone)]
 pub struct AdmissionRequest<'a> {
-    #[serde(default)]
     pub uid: String,
     pub kind: GroupVersionKind,
-    #[serde(default)]
     pub sub_resource: Option<String>,
-    #[serde(default)]
     pub operation: String,
-    #[serde(default)]
     pub namespace: Option<String>,
-    /// `None` when missing or `null`.
-    #[serde(default, borrow)]
-    pub object: Option<&'a RawValue>,
-    /// The object before an UPDATE (`None` otherwise).
-    #[serde(default, borrow)]
-    pub old_object: Option<&'a RawValue>,
+    pub object: ObjectSource<'a>,
+    /// The object before an UPDATE (`Missing` otherwise).
+    pub old_object: ObjectSource<'a>,
     /// The object's `metadata.namespace`, read by [`Self::read_object_namespace`].
-    #[serde(skip)]
     object_namespace: Option<String>,
+}
+
+/// The fields decoded, as the API server writes them (camelCase); the rest is skipped.
+const REQUEST_FIELDS: [&str; 7] = [
+    "uid",
+    "kind",
+    "subResource",
+    "operation",
+    "namespace",
+    "object",
+    "oldObject",
+];
+
+/// Decodes the objects as JSON text.
+impl<'de: 'a, 'a> Deserialize<'de> for AdmissionRequest<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(RequestVisitor { views: false })
+    }
+}
+
+impl<'a> AdmissionRequest<'a> {
+    /// Decodes a request, reading each object's view in the same pass when `kind` comes before
+    /// it (as the API server writes an `AdmissionRequest`) and is a built-in kind: the object's
+    /// text is then scanned once.
+    pub fn with_views<'de: 'a, D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(RequestVisitor { views: true })
+    }
+}
+
+struct RequestVisitor {
+    views: bool,
+}
+
+impl<'de> Visitor<'de> for RequestVisitor {
+    type Value = AdmissionRequest<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an AdmissionRequest object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut request = AdmissionRequest::default();
+        let mut seen = [false; REQUEST_FIELDS.len()];
+        // A viewed object's text lies between its key and the next one (see `value_between`).
+        let mut viewed_after: Option<(usize, usize)> = None;
+        while let Some((key, at)) = map.next_key_seed(KeyAt(&REQUEST_FIELDS))? {
+            if let Some((field, from)) = viewed_after.take() {
+                let source = match field {
+                    5 => &mut request.object,
+                    _ => &mut request.old_object,
+                };
+                if let (ObjectSource::Viewed { span, .. }, Some((to, _))) = (source, at) {
+                    *span = Some((from, to));
+                }
+            }
+            let Some(field) = key else {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            };
+            if std::mem::replace(&mut seen[field], true) {
+                return Err(A::Error::duplicate_field(REQUEST_FIELDS[field]));
+            }
+            match field {
+                0 => request.uid = map.next_value()?,
+                1 => request.kind = map.next_value()?,
+                2 => request.sub_resource = map.next_value()?,
+                3 => request.operation = map.next_value()?,
+                4 => request.namespace = map.next_value()?,
+                _ => {
+                    let kind = &request.kind;
+                    let path = match self.views && seen[1] {
+                        true => pod_spec_at(&kind.group, &kind.kind).map(|(_, path)| path),
+                        false => None,
+                    };
+                    let source = map.next_value_seed(SourceSeed(path))?;
+                    if let (ObjectSource::Viewed { .. }, Some((key_at, key_len))) = (&source, at) {
+                        viewed_after = Some((field, key_at + key_len));
+                    }
+                    match field {
+                        5 => request.object = source,
+                        _ => request.old_object = source,
+                    }
+                }
+            }
+        }
+        if !seen[1] {
+            return Err(A::Error::missing_field("kind"));
+        }
+        Ok(request)
+    }
 }
 
 #[derive(Debug, Default, Clone, Deserialize, PartialEq, Eq)]
@@ -97,20 +206,14 @@ impl<'a> AdmissionRequest<'a> {
         }
     }
 
-    /// The request's object, read from its text or from its tree in `trees`.
-    pub fn object<'t>(&self, trees: &'t Trees) -> Object<'t>
-    where
-        'a: 't,
-    {
-        Object::new(self.object, &trees.object)
+    /// The request's object, with its tree in `trees`.
+    pub fn object<'t>(&'t self, trees: &'t Trees<'t>) -> Object<'t> {
+        Object::new(&self.object, trees, false)
     }
 
     /// The object before an UPDATE.
-    pub fn old_object<'t>(&self, trees: &'t Trees) -> Object<'t>
-    where
-        'a: 't,
-    {
-        Object::new(self.old_object, &trees.old_object)
+    pub fn old_object<'t>(&'t self, trees: &'t Trees<'t>) -> Object<'t> {
+        Object::new(&self.old_object, trees, true)
     }
 }
 
@@ -262,7 +365,7 @@ mod tests {
         for (namespace, object_namespace, expected) in cases {
             let mut request = AdmissionRequest {
                 namespace: namespace.map(str::to_string),
-                object: Some(raw(match object_namespace {
+                object: ObjectSource::Text(raw(match object_namespace {
                     Some(ns) => serde_json::json!({"metadata": {"namespace": ns}}),
                     None => serde_json::json!({"metadata": {}}),
                 })),
@@ -289,7 +392,7 @@ mod tests {
         ];
         for (object, expected) in cases {
             let mut request = AdmissionRequest {
-                object: Some(raw_text(object)),
+                object: ObjectSource::Text(raw_text(object)),
                 ..request("Pod", None, "CREATE")
             };
             request.read_object_namespace(&Trees::default());

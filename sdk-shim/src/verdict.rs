@@ -7,6 +7,7 @@
 use crate::reference::ImageRef;
 use crate::request::{AdmissionRequest, Mutable};
 use crate::workload::ContainerRef;
+use crate::patch::{apply_to_text, Patch};
 use kubewarden_policy_sdk::response::ValidationResponse;
 use serde_json::Value;
 use std::fmt::Display;
@@ -16,7 +17,7 @@ use std::fmt::Display;
 pub struct Verdict {
     violations: Vec<String>,
     warnings: Vec<String>,
-    patches: Vec<(String, Value)>,
+    patches: Vec<Patch>,
     /// What the API server lets a mutation of the request's object change.
     mutable: Mutable,
 }
@@ -72,7 +73,14 @@ impl Verdict {
                 container,
                 format_args!("{why}, and the policy cannot fix it here: {reason}"),
             ),
-            None => self.patches.push((pointer, value)),
+            None => {
+                let anchor = container.anchor(&pointer);
+                self.patches.push(Patch {
+                    pointer,
+                    value,
+                    anchor,
+                })
+            }
         }
     }
 
@@ -106,24 +114,23 @@ impl Verdict {
 
     /// Sets `value` at `pointer` in the mutated object (the parent must exist).
     pub fn patch(&mut self, pointer: String, value: Value) {
-        self.patches.push((pointer, value));
+        self.patches.push(Patch {
+            pointer,
+            value,
+            anchor: None,
+        });
     }
 
     /// Violations reject (all listed); otherwise patches mutate; otherwise accept.
-    /// `object` gives the request's object only when there is something to patch (it is then
-    /// patched in place, without a deep copy).
-    pub fn into_response(
+    /// `object` gives the request's object as JSON text, only when there is something to patch.
+    pub fn into_response<'t>(
         self,
-        object: impl FnOnce() -> Result<Value, String>,
-    ) -> ValidationResponse {
-        let warnings = (!self.warnings.is_empty()).then_some(self.warnings);
-        let mut response = ValidationResponse {
+        object: impl FnOnce() -> Result<Option<&'t str>, String>,
+    ) -> Response {
+        let mut response = Response {
             accepted: true,
-            message: None,
-            code: None,
-            mutated_object: None,
-            audit_annotations: None,
-            warnings,
+            warnings: (!self.warnings.is_empty()).then_some(self.warnings),
+            ..Response::default()
         };
         if !self.violations.is_empty() {
             response.accepted = false;
@@ -133,23 +140,68 @@ impl Verdict {
         if self.patches.is_empty() {
             return response;
         }
-        let mut mutated = match object() {
-            Ok(object) => object,
+        let text = object().map(|text| text.unwrap_or("null"));
+        match text.and_then(|text| apply_to_text(text, &self.patches)) {
+            Ok(mutated) => response.mutated_object = Some(mutated),
             Err(why) => {
                 response.accepted = false;
                 response.message = Some(format!("cannot mutate the object: {why}"));
-                return response;
-            }
-        };
-        for (pointer, value) in self.patches {
-            if let Err(why) = set_pointer(&mut mutated, &pointer, value) {
-                response.accepted = false;
-                response.message = Some(format!("cannot mutate the object: {why}"));
-                return response;
             }
         }
-        response.mutated_object = Some(mutated);
         response
+    }
+}
+
+/// What `validate` answers: Kubewarden's `ValidationResponse`, with the mutated object kept as
+/// the JSON text it was written as (see [`crate::patch`]).
+#[derive(Debug, Default, PartialEq)]
+pub struct Response {
+    pub accepted: bool,
+    pub message: Option<String>,
+    pub code: Option<u16>,
+    pub mutated_object: Option<String>,
+    pub warnings: Option<Vec<String>>,
+}
+
+impl Response {
+    /// A `ValidationResponse` as JSON, the mutated object copied in as it is.
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(
+            64 + self.mutated_object.as_ref().map_or(0, String::len)
+                + self.message.as_ref().map_or(0, String::len),
+        );
+        // Writing plain data (a bool, strings, a number) to a Vec cannot fail.
+        let accepted: &[u8] = if self.accepted { b"true" } else { b"false" };
+        out.extend_from_slice(b"{\"accepted\":");
+        out.extend_from_slice(accepted);
+        out.extend_from_slice(b",\"message\":");
+        let _ = serde_json::to_writer(&mut out, &self.message);
+        out.extend_from_slice(b",\"code\":");
+        let _ = serde_json::to_writer(&mut out, &self.code);
+        out.extend_from_slice(b",\"mutated_object\":");
+        match &self.mutated_object {
+            Some(object) => out.extend_from_slice(object.as_bytes()),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"audit_annotations\":null,\"warnings\":");
+        let _ = serde_json::to_writer(&mut out, &self.warnings);
+        out.push(b'}');
+        out
+    }
+}
+
+impl From<Response> for ValidationResponse {
+    fn from(response: Response) -> Self {
+        ValidationResponse {
+            accepted: response.accepted,
+            message: response.message,
+            code: response.code,
+            mutated_object: response
+                .mutated_object
+                .map(|text| serde_json::from_str(&text).expect("a patched object is JSON")),
+            audit_annotations: None,
+            warnings: response.warnings,
+        }
     }
 }
 
@@ -167,71 +219,18 @@ fn join_violations(violations: &[String]) -> String {
     message
 }
 
-/// Sets (adds or replaces) the value at an RFC 6901 pointer whose parent exists.
-/// Walks the tokens itself: this runs for every patch, and tokens rarely need unescaping.
-pub fn set_pointer(root: &mut Value, pointer: &str, value: Value) -> Result<(), String> {
-    let Some(path) = pointer.strip_prefix('/') else {
-        return Err(format!("'{pointer}' is not a JSON pointer"));
-    };
-    let (parents, last) = match path.rsplit_once('/') {
-        Some((parents, last)) => (Some(parents), last),
-        None => (None, path),
-    };
-    let parent_pointer = &pointer[..pointer.len() - last.len() - 1];
-    let missing = || format!("'{parent_pointer}' does not exist or holds no object");
-    let mut node = root;
-    for token in parents.into_iter().flat_map(|p| p.split('/')) {
-        node = match node {
-            Value::Object(map) => map.get_mut(unescape(token).as_ref()),
-            Value::Array(list) => token.parse::<usize>().ok().and_then(|i| list.get_mut(i)),
-            _ => None,
-        }
-        .ok_or_else(missing)?;
-    }
-    match node {
-        Value::Object(map) => {
-            map.insert(unescape(last).into_owned(), value);
-            Ok(())
-        }
-        Value::Array(list) => match last.parse::<usize>() {
-            Ok(i) if i < list.len() => {
-                list[i] = value;
-                Ok(())
-            }
-            Ok(i) if i == list.len() => {
-                list.push(value);
-                Ok(())
-            }
-            _ => Err(format!(
-                "index '{last}' is out of range at '{parent_pointer}'"
-            )),
-        },
-        _ => Err(missing()),
-    }
-}
-
-fn unescape(token: &str) -> std::borrow::Cow<'_, str> {
-    if token.contains('~') {
-        token.replace("~1", "/").replace("~0", "~").into()
-    } else {
-        token.into()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
     use crate::request::AdmissionRequest;
+    use crate::testing::raw;
     use crate::workload::Workload;
 
-    fn walk(request: &AdmissionRequest<'static>) -> Workload<'static> {
+    fn walk<'a>(request: &'a AdmissionRequest<'a>) -> Workload<'a> {
         Workload::from_request(request, &[], Box::leak(Box::default())).unwrap()
     }
 
-    fn object_of(request: &AdmissionRequest) -> Value {
-        serde_json::from_str(request.object.unwrap().get()).unwrap()
-    }
 
     /// A request decoded from `value`'s text (which lives as long as the test).
     fn request_from(value: Value) -> AdmissionRequest<'static> {
@@ -244,7 +243,7 @@ mod tests {
         verdict.reject_request("first");
         verdict.reject_request("second");
         verdict.patch("/a".into(), json!(1));
-        let response = verdict.into_response(|| Ok(json!({})));
+        let response = verdict.into_response(|| Ok(None));
         assert!(!response.accepted);
         assert_eq!(
             response.message.as_deref(),
@@ -263,7 +262,7 @@ mod tests {
         );
         verdict.warn("note");
         let object = json!({"spec": {"containers": [{"image": "nginx"}]}});
-        let response = verdict.into_response(|| Ok(object));
+        let response = ValidationResponse::from(verdict.into_response(|| Ok(Some(raw(object).get()))));
         assert!(response.accepted);
         assert_eq!(
             response.mutated_object,
@@ -274,24 +273,6 @@ mod tests {
         assert_eq!(response.warnings, Some(vec!["note".to_string()]));
     }
 
-    #[test]
-    fn pointers_that_lead_nowhere_are_errors() {
-        let mut root = json!({"a": [1]});
-        assert!(set_pointer(&mut root, "/b/c", json!(1))
-            .unwrap_err()
-            .contains("'/b' does not exist"));
-        assert!(set_pointer(&mut root, "/a/5", json!(1))
-            .unwrap_err()
-            .contains("out of range"));
-        set_pointer(&mut root, "/a/1", json!(2)).unwrap();
-        set_pointer(&mut root, "/x~1y", json!(3)).unwrap();
-        set_pointer(&mut root, "/a/0", json!(0)).unwrap();
-        assert_eq!(root, json!({"a": [0, 2], "x/y": 3}));
-        assert!(set_pointer(&mut root, "nope", json!(1)).is_err());
-        assert!(set_pointer(&mut root, "/a/x/y", json!(1))
-            .unwrap_err()
-            .contains("'/a/x' does not exist"));
-    }
 
     #[test]
     fn unchanged_images_warn_and_immutable_fixes_reject() {
@@ -309,7 +290,7 @@ mod tests {
             json!("ghcr.io/acme/sidecar:2@sha256:x"),
             "not pinned",
         );
-        let response = verdict.into_response(|| Ok(object_of(&request)));
+        let response = ValidationResponse::from(verdict.into_response(|| Ok(request.object.text().map(|t| t.get()))));
         assert!(response.accepted, "{:?}", response.message);
         let warnings = response.warnings.unwrap();
         assert_eq!(warnings.len(), 2);
@@ -334,7 +315,7 @@ mod tests {
             json!("Always"),
             "tag '2' is mutable",
         );
-        let response = verdict.into_response(|| Ok(object_of(&request)));
+        let response = ValidationResponse::from(verdict.into_response(|| Ok(request.object.text().map(|t| t.get()))));
         assert!(!response.accepted);
         assert_eq!(
             response.message.unwrap(),
@@ -345,7 +326,7 @@ mod tests {
 
     #[test]
     fn nothing_found_accepts() {
-        let response = Verdict::new().into_response(|| Ok(json!({})));
+        let response = Verdict::new().into_response(|| Ok(None));
         assert!(
             response.accepted && response.message.is_none() && response.mutated_object.is_none()
         );
@@ -385,7 +366,7 @@ mod tests {
                 None,
             ]
         );
-        let message = verdict.into_response(|| Ok(json!({}))).message.unwrap();
+        let message = verdict.into_response(|| Ok(None)).message.unwrap();
         assert!(message.starts_with("3 problems: "), "{message}");
         assert!(
             message.contains("container 'none' (/spec/containers/1) has no image;"),

@@ -18,7 +18,7 @@ use std::fmt;
 /// What a JSON value is, where a rule expects an object (or a list): `Is` the expected thing,
 /// else `null` or the name of what it is (`"a string"`), for messages.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Shape<T> {
+pub enum Shape<T> {
     Is(T),
     Null,
     Not(&'static str),
@@ -26,7 +26,7 @@ pub(crate) enum Shape<T> {
 
 impl<T> Shape<T> {
     /// `"null"` or what it is: for "must be an object, found …".
-    pub(crate) fn found(&self) -> &'static str {
+    pub fn found(&self) -> &'static str {
         match self {
             Shape::Is(_) => "the expected type",
             Shape::Null => "null",
@@ -37,27 +37,29 @@ impl<T> Shape<T> {
 
 /// The fields of a container the rules read (and of an image volume's `image`, whose fields are
 /// `reference` and `pullPolicy`). A field that is not a string reads as missing.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub(crate) struct ContainerView<'a> {
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ContainerView<'a> {
     pub name: Option<&'a str>,
     pub image: Option<&'a str>,
     pub pull_policy: Option<&'a str>,
+    /// No pull-policy member at all (a mutation may add one).
+    pub pull_policy_absent: bool,
 }
 
 /// `volumes[]`: its name and, for an OCI image volume, the `image` object.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct VolumeView<'a> {
+pub struct VolumeView<'a> {
     pub name: Option<&'a str>,
     pub image: Option<Shape<ContainerView<'a>>>,
 }
 
 /// A list field: missing, or its shape and, for a list, each element's.
-pub(crate) type List<T> = Option<Shape<Vec<Shape<T>>>>;
+pub type List<T> = Option<Shape<Vec<Shape<T>>>>;
 
 /// A pod spec: its container lists (in [`crate::workload::ContainerKind::FIELDS`] order), its
 /// volumes, and the pod-level fields a rule reads, as written ([`POD_FIELDS`]).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct PodSpecView<'a> {
+pub struct PodSpecView<'a> {
     pub lists: [List<ContainerView<'a>>; 3],
     pub volumes: List<VolumeView<'a>>,
     pub fields: Map<String, Value>,
@@ -128,7 +130,7 @@ impl<'de, R: Reader<'de>> Visitor<'de> for Read<R> {
 }
 
 /// Which of `names` a map key is (keys are compared unescaped, as a [`Value`] would hold them).
-struct Key<'n>(&'n [&'n str]);
+pub(crate) struct Key<'n>(pub &'n [&'n str]);
 
 impl<'de> DeserializeSeed<'de> for Key<'_> {
     type Value = Option<usize>;
@@ -149,8 +151,40 @@ impl<'de> Visitor<'de> for Key<'_> {
     }
 }
 
+/// Which of `names` a map key is, and where it lies (address and length of its contents) when
+/// it is written without escapes.
+pub(crate) struct KeyAt<'n>(pub &'n [&'n str]);
+
+impl<'de> DeserializeSeed<'de> for KeyAt<'_> {
+    type Value = (Option<usize>, Option<(usize, usize)>);
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeyAt<'_> {
+    type Value = (Option<usize>, Option<(usize, usize)>);
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a key")
+    }
+    fn visit_borrowed_str<E>(self, key: &'de str) -> Result<Self::Value, E> {
+        let field = self.0.iter().position(|name| *name == key);
+        Ok((field, Some((key.as_ptr() as usize, key.len()))))
+    }
+    fn visit_str<E>(self, key: &str) -> Result<Self::Value, E> {
+        Ok((self.0.iter().position(|name| *name == key), None))
+    }
+}
+
 /// Marks the one error a view returns: a string it cannot borrow.
 const ESCAPED: &str = "a string with escapes cannot be borrowed";
+
+/// Whether decoding stopped at a string a view cannot borrow.
+pub(crate) fn is_escaped(error: &serde_json::Error) -> bool {
+    error.to_string().starts_with(ESCAPED)
+}
 
 /// A string field, borrowed; any other type reads as missing (`None`).
 struct Text;
@@ -222,7 +256,12 @@ impl<'de> Reader<'de> for ContainerReader {
     type Out = ContainerView<'de>;
 
     fn object<A: MapAccess<'de>>(self, mut map: A) -> Result<Shape<Self::Out>, A::Error> {
-        let mut view = ContainerView::default();
+        let mut view = ContainerView {
+            name: None,
+            image: None,
+            pull_policy: None,
+            pull_policy_absent: true,
+        };
         while let Some(key) = map.next_key_seed(Key(&self.0))? {
             let value = match key {
                 Some(_) => map.next_value_seed(Text)?,
@@ -235,7 +274,10 @@ impl<'de> Reader<'de> for ContainerReader {
             match key {
                 Some(0) => view.name = value,
                 Some(1) => view.image = value,
-                _ => view.pull_policy = value,
+                _ => {
+                    view.pull_policy = value;
+                    view.pull_policy_absent = false;
+                }
             }
         }
         Ok(Shape::Is(view))
@@ -354,6 +396,104 @@ impl<'de> Reader<'de> for PodSpecAt {
     }
 }
 
+/// A request object as the rules see it: its `metadata.namespace` and the pod spec at the
+/// kind's path (`None` when a step is missing or not an object).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RootView<'a> {
+    pub namespace: Option<String>,
+    pub pod_spec: Option<Shape<PodSpecView<'a>>>,
+}
+
+/// Reads a [`RootView`] whose pod spec is at `path` (at least one step).
+#[derive(Clone, Copy)]
+pub(crate) struct RootReader(pub &'static [&'static str]);
+
+impl<'de> Reader<'de> for RootReader {
+    type Out = RootView<'de>;
+
+    fn object<A: MapAccess<'de>>(self, mut map: A) -> Result<Shape<Self::Out>, A::Error> {
+        let mut view = RootView::default();
+        let (first, rest) = self.0.split_first().unwrap_or((&"", &[]));
+        while let Some(key) = map.next_key_seed(Key(&["metadata", first]))? {
+            match key {
+                Some(0) => {
+                    view.namespace = match map.next_value_seed(Read(StringAt(&["namespace"])))? {
+                        Shape::Is(namespace) => namespace,
+                        Shape::Null | Shape::Not(_) => None,
+                    }
+                }
+                Some(_) if rest.is_empty() => {
+                    view.pod_spec = Some(map.next_value_seed(Read(PodSpecReader))?)
+                }
+                Some(_) => {
+                    view.pod_spec = match map.next_value_seed(Read(PodSpecAt(rest)))? {
+                        Shape::Is(inner) => inner,
+                        Shape::Null | Shape::Not(_) => None,
+                    }
+                }
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Shape::Is(view))
+    }
+}
+
+/// A request object as decoded with the request.
+#[derive(Debug, Clone, Default)]
+pub enum ObjectSource<'a> {
+    /// Missing or `null`.
+    #[default]
+    Missing,
+    /// Its JSON text, read when needed.
+    Text(&'a RawValue),
+    /// Read in the same pass as the request (see [`crate::request::AdmissionRequest::with_views`]).
+    /// `span`: where its text lies in the payload, as addresses, when the keys around it told
+    /// (see [`value_between`]); otherwise the text is read again from the payload when needed.
+    Viewed {
+        view: Shape<RootView<'a>>,
+        span: Option<(usize, usize)>,
+    },
+}
+
+#[cfg(test)]
+impl ObjectSource<'_> {
+    /// The tree of an object decoded as text (tests only).
+    pub(crate) fn text_tree(&self) -> Value {
+        serde_json::from_str(self.text().expect("an object").get()).expect("JSON")
+    }
+
+    /// The text of an object decoded as text (tests only).
+    pub(crate) fn text(&self) -> Option<&RawValue> {
+        match self {
+            ObjectSource::Text(text) => Some(text),
+            other => panic!("not decoded as text: {other:?}"),
+        }
+    }
+}
+
+/// Decodes an [`ObjectSource`]: a view when the kind's pod spec path is known, else the text.
+pub(crate) struct SourceSeed(pub Option<&'static [&'static str]>);
+
+impl<'de> DeserializeSeed<'de> for SourceSeed {
+    type Value = ObjectSource<'de>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        use serde::Deserialize;
+        Ok(match self.0 {
+            Some(path) => ObjectSource::Viewed {
+                view: Read(RootReader(path)).deserialize(d)?,
+                span: None,
+            },
+            None => match Option::<&RawValue>::deserialize(d)? {
+                Some(text) => ObjectSource::Text(text),
+                None => ObjectSource::Missing,
+            },
+        })
+    }
+}
+
 /// The string at `path` (object keys from the root), as `Value::pointer` finds it.
 #[derive(Clone, Copy)]
 struct StringAt(&'static [&'static str]);
@@ -386,38 +526,100 @@ impl<'de> Reader<'de> for StringAt {
     }
 }
 
-/// One object of the request: its JSON text as sent and, once something needs it, its tree.
+/// One object of the request: as decoded, and once something needs it, its tree.
 #[derive(Clone, Copy)]
 pub struct Object<'a> {
-    text: Option<&'a RawValue>,
+    source: &'a ObjectSource<'a>,
     tree: &'a OnceCell<Result<Value, String>>,
+    /// The payload the request came from, to find a viewed object's text again.
+    payload: Option<&'a [u8]>,
+    old: bool,
+}
+
+/// Finds the objects' text in a payload again (only for a mutation or a tree of a viewed object).
+#[derive(serde::Deserialize)]
+struct PayloadText<'a> {
+    #[serde(borrow)]
+    request: RequestText<'a>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RequestText<'a> {
+    #[serde(borrow, default)]
+    object: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    old_object: Option<&'a RawValue>,
 }
 
 impl<'a> Object<'a> {
-    pub fn new(text: Option<&'a RawValue>, tree: &'a OnceCell<Result<Value, String>>) -> Self {
-        Object { text, tree }
+    /// The request's object (`old`: its old object) from `source`, with the trees of `trees`.
+    pub fn new(source: &'a ObjectSource<'a>, trees: &'a Trees<'a>, old: bool) -> Self {
+        Object {
+            source,
+            tree: if old {
+                &trees.old_object
+            } else {
+                &trees.object
+            },
+            payload: trees.payload,
+            old,
+        }
+    }
+
+    /// The object's JSON text (`None` when missing or `null`).
+    pub fn text(&self) -> Result<Option<&'a str>, String> {
+        let span = match self.source {
+            ObjectSource::Missing => return Ok(None),
+            ObjectSource::Text(text) => return Ok(Some(text.get())),
+            ObjectSource::Viewed { span, .. } => span,
+        };
+        let payload = self
+            .payload
+            .ok_or("the request was decoded without its payload")?;
+        if let Some(text) = span.and_then(|span| value_between(payload, span)) {
+            return Ok(Some(text));
+        }
+        let found: PayloadText = serde_json::from_slice(payload)
+            .map_err(|e| format!("cannot read the admission request: {e}"))?;
+        let text = match self.old {
+            true => found.request.old_object,
+            false => found.request.object,
+        };
+        Ok(text.map(RawValue::get))
     }
 
     /// The object as a tree, parsed on first use (`null` when the request has none).
     pub fn tree(&self) -> Result<&'a Value, String> {
         self.tree
-            .get_or_init(|| match self.text {
+            .get_or_init(|| match self.text()? {
                 None => Ok(Value::Null),
-                Some(text) => serde_json::from_str(text.get())
+                Some(text) => serde_json::from_slice(text.as_bytes())
                     .map_err(|e| format!("cannot read the object: {e}")),
             })
             .as_ref()
             .map_err(String::clone)
     }
 
+    /// The object's view with its pod spec at `path` (a built-in kind's).
+    pub(crate) fn root(
+        &self,
+        path: &'static [&'static str],
+    ) -> Result<std::borrow::Cow<'a, Shape<RootView<'a>>>, String> {
+        match self.source {
+            ObjectSource::Viewed { view, .. } => Ok(std::borrow::Cow::Borrowed(view)),
+            _ => self.read(RootReader(path)).map(std::borrow::Cow::Owned),
+        }
+    }
+
     /// Reads the object with `reader`: from the text, else (a string with escapes, or the tree
     /// already parsed) from the tree.
     pub(crate) fn read<R: Reader<'a> + Copy>(&self, reader: R) -> Result<Shape<R::Out>, String> {
-        if let (Some(text), None) = (self.text, self.tree.get()) {
-            let mut json = serde_json::Deserializer::from_str(text.get());
+        if let (ObjectSource::Text(text), None) = (self.source, self.tree.get()) {
+            let mut json = serde_json::Deserializer::from_slice(text.get().as_bytes());
             match Read(reader).deserialize(&mut json) {
                 Ok(shape) => return Ok(shape),
-                Err(e) if e.to_string().starts_with(ESCAPED) => {}
+                Err(e) if is_escaped(&e) => {}
                 Err(e) => return Err(format!("cannot read the object: {e}")),
             }
         }
@@ -428,11 +630,37 @@ impl<'a> Object<'a> {
 
     /// `metadata.namespace` of the object, if it has one.
     pub fn namespace(&self) -> Option<String> {
+        if let ObjectSource::Viewed {
+            view: Shape::Is(view),
+            ..
+        } = self.source
+        {
+            return view.namespace.clone();
+        }
         match self.read(StringAt(&["metadata", "namespace"])) {
             Ok(Shape::Is(namespace)) => namespace,
             _ => None,
         }
     }
+}
+
+/// The value of a map member in `payload` from the addresses `(after its key, at the next key)`:
+/// JSON allows only `" ws : ws VALUE ws , ws "` there (the key's closing quote, the next key's
+/// opening one), so the value is that text trimmed. `None` if the span is not in `payload`.
+pub(crate) fn value_between(payload: &[u8], (from, to): (usize, usize)) -> Option<&str> {
+    let base = payload.as_ptr() as usize;
+    let around = payload.get(from.checked_sub(base)?..to.checked_sub(base)?)?;
+    let around = std::str::from_utf8(around).ok()?;
+    let space: &[char] = &[' ', '\t', '\n', '\r'];
+    let value = around
+        .strip_prefix('"')?
+        .trim_start_matches(space)
+        .strip_prefix(':')?
+        .strip_suffix('"')?
+        .trim_end_matches(space)
+        .strip_suffix(',')?
+        .trim_matches(space);
+    Some(value)
 }
 
 /// Reads a value of a tree (a custom resource's container or pod spec) with `reader`.
@@ -443,16 +671,183 @@ pub(crate) fn read_tree<'a, R: Reader<'a>>(value: &'a Value, reader: R) -> Shape
         .unwrap_or(Shape::Not("unreadable"))
 }
 
-/// The trees of a request's objects, each parsed only when something needs it.
+/// The trees of a request's objects, each parsed only when something needs it, and the payload
+/// their text can be found in again.
 #[derive(Debug, Default)]
-pub struct Trees {
+pub struct Trees<'a> {
     pub(crate) object: OnceCell<Result<Value, String>>,
     pub(crate) old_object: OnceCell<Result<Value, String>>,
+    payload: Option<&'a [u8]>,
 }
 
-impl Trees {
-    /// The object's tree, if something parsed it (a mutation can then patch it in place).
-    pub fn into_object(self) -> Option<Result<Value, String>> {
-        self.object.into_inner()
+impl<'a> Trees<'a> {
+    /// Trees of the objects of the request decoded from `payload` (a `validate` payload).
+    pub fn of_payload(payload: &'a [u8]) -> Self {
+        Trees {
+            payload: Some(payload),
+            ..Trees::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::request::{AdmissionRequest, ValidationPayload};
+    use crate::testing::read_request_value;
+    use crate::view::Trees;
+    use crate::workload::Workload;
+    use serde_json::{json, Value};
+    use std::path::Path;
+
+    /// What a walk found, as text: the namespace, every container and pod spec, or the error.
+    fn walked(mut request: AdmissionRequest, trees: &Trees) -> String {
+        request.read_object_namespace(trees);
+        let namespace = format!("{:?}", request.namespace());
+        match Workload::from_request(&request, &[], trees) {
+            Ok(workload) => format!(
+                "{namespace}\n{:?}\n{:?}",
+                workload.containers, workload.pod_specs
+            ),
+            Err(e) => e,
+        }
+    }
+
+    /// The request (without its own namespace, so that the object's is read) read as a
+    /// `validate` payload (objects viewed in the same pass) and as a bare
+    /// request (objects kept as text, then read): both walks must find the same.
+    fn both_ways(request: &Value) -> (String, String) {
+        let mut request = request.clone();
+        request["namespace"] = Value::Null;
+        let payload = json!({ "request": request, "settings": null }).to_string();
+        let decoded: ValidationPayload<Value> = ValidationPayload::decode(payload.as_bytes())
+            .unwrap_or_else(|e| panic!("{request}: {e}"));
+        let viewed = walked(decoded.request, &Trees::of_payload(payload.as_bytes()));
+        let text = request.to_string();
+        let request: AdmissionRequest = serde_json::from_str(&text).unwrap();
+        (viewed, walked(request, &Trees::default()))
+    }
+
+    #[test]
+    fn viewed_and_text_objects_are_walked_alike() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data");
+        let mut fixtures = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let request = read_request_value(&entry.unwrap().path());
+            let (viewed, text) = both_ways(&request);
+            assert_eq!(viewed, text, "{request}");
+            fixtures += 1;
+        }
+        assert!(fixtures >= 20);
+    }
+
+    /// A Pod request whose object is `object` as written.
+    fn pod(object: &str, kind_first: bool) -> String {
+        let kind = r#""kind": {"group": "", "version": "v1", "kind": "Pod"}"#;
+        match kind_first {
+            true => format!(r#"{{"request": {{{kind}, "operation": "CREATE", "object": {object}}}}}"#),
+            false => format!(r#"{{"request": {{"operation": "CREATE", "object": {object}, {kind}}}}}"#),
+        }
+    }
+
+    /// (object as written, expected (name, image, pull policy) of the one container)
+    #[test]
+    fn strings_are_read_as_a_tree_would_hold_them() {
+        let cases = [
+            // Escapes: read from the tree.
+            (
+                r#"{"spec": {"containers": [{"name": "w\u0065b", "image": "ngin\u0078:1"}]}}"#,
+                ("web", "nginx:1", None),
+            ),
+            (
+                r#"{"spec": {"containers": [{"name": "web", "im\u0061ge": "nginx:1"}]}}"#,
+                ("web", "nginx:1", None),
+            ),
+            // The last of repeated keys counts; a field that is not a string is missing.
+            (
+                r#"{"spec": {"containers": [{"name": "web", "image": "a", "image": "b",
+                    "imagePullPolicy": 1}]}}"#,
+                ("web", "b", None),
+            ),
+            (
+                r#"{"spec": {"containers": [{"name": "x"}]}, "spec": {"containers": [{"name": "web",
+                    "image": "c", "imagePullPolicy": "Always"}]}}"#,
+                ("web", "c", Some("Always")),
+            ),
+        ];
+        for (object, (name, image, policy)) in cases {
+            for kind_first in [true, false] {
+                let payload = pod(object, kind_first);
+                let decoded: ValidationPayload<Value> =
+                    ValidationPayload::decode(payload.as_bytes()).unwrap();
+                let trees = Trees::of_payload(payload.as_bytes());
+                let workload = Workload::from_request(&decoded.request, &[], &trees).unwrap();
+                let found: Vec<_> = workload
+                    .containers
+                    .iter()
+                    .map(|c| (c.name.unwrap(), c.image.unwrap(), c.pull_policy))
+                    .collect();
+                assert_eq!(found, vec![(name, image, policy)], "{payload}");
+            }
+        }
+    }
+
+    /// A viewed object's text, found between the keys around it or by reading the payload again.
+    #[test]
+    fn a_viewed_objects_text_is_found_as_written() {
+        let object = r#"{"spec": {"containers": [{"image": "nginx"}]}, "x": [1, "}"]}"#;
+        let kind = r#""kind": {"kind": "Pod", "version": "v1"}"#;
+        let payloads = [
+            format!(r#"{{"request": {{{kind}, "object": {object}, "oldObject": null}}}}"#),
+            format!("{{\"request\": {{{kind},\n  \"object\" :\t{object}\r\n ,\n \"uid\": \"1\"}}}}"),
+            // The last member: no key after it, so the payload is read again.
+            format!(r#"{{"request": {{{kind}, "object": {object}}}, "settings": {{}}}}"#),
+            // The next key has escapes: the same.
+            format!(r#"{{"request": {{{kind}, "object": {object}, "\u0075id": "1"}}}}"#),
+        ];
+        for payload in payloads {
+            let decoded: ValidationPayload<Value> =
+                ValidationPayload::decode(payload.as_bytes()).unwrap();
+            assert!(
+                matches!(decoded.request.object, crate::view::ObjectSource::Viewed { .. }),
+                "{payload}"
+            );
+            let trees = Trees::of_payload(payload.as_bytes());
+            let text = decoded.request.object(&trees).text().unwrap();
+            assert_eq!(text, Some(object), "{payload}");
+        }
+    }
+
+    #[test]
+    fn a_value_lies_between_its_key_and_the_next() {
+        let payload = "{\"object\" :\n{\"a\": [1, \",\"]} ,\t\"next\": 2, \"bad\" 3 \"x\"}";
+        let address = |needle: &str| payload.as_ptr() as usize + payload.find(needle).unwrap();
+        let (after_key, next_key) = (address("object") + 6, address("next"));
+        let found = super::value_between(payload.as_bytes(), (after_key, next_key));
+        assert_eq!(found, Some("{\"a\": [1, \",\"]}"));
+        // Not `" : VALUE , "` around it, or not in the payload.
+        let (after_bad, x) = (address("bad") + 3, address("x\""));
+        assert_eq!(super::value_between(payload.as_bytes(), (after_bad, x)), None);
+        assert_eq!(super::value_between(b"elsewhere", (after_key, next_key)), None);
+    }
+
+    #[test]
+    fn the_request_is_decoded_as_before() {
+        let bad = [
+            (r#"{"request": {"operation": "CREATE"}}"#, "missing field `kind`"),
+            (
+                r#"{"request": {"kind": {"kind": "Pod"}, "kind": {"kind": "Pod"}}}"#,
+                "duplicate field `kind`",
+            ),
+            (
+                r#"{"request": {"kind": {"kind": "Pod"}, "object": {}, "object": {}}}"#,
+                "duplicate field `object`",
+            ),
+            (r#"{"request": {"kind": {"kind": "Pod"}, "uid": 1}}"#, "invalid type"),
+            (r#"{"request": {"kind": {"kind": "Pod"}, "object": {"spec": }}}"#, "expected value"),
+        ];
+        for (payload, expected) in bad {
+            let error = ValidationPayload::<Value>::decode(payload.as_bytes()).unwrap_err();
+            assert!(error.to_string().contains(expected), "{payload}: {error}");
+        }
     }
 }

@@ -23,9 +23,10 @@
 //! label change must not restart containers.
 
 use crate::extract::{type_name, ImageExtractor, Selected};
+use crate::patch::Anchor;
 use crate::request::AdmissionRequest;
 use crate::view::{
-    read_tree, ContainerReader, ContainerView, List, Object, PodSpecAt, PodSpecReader,
+    read_tree, ContainerReader, ContainerView, Object, ObjectSource, PodSpecAt, PodSpecReader,
     PodSpecView, Shape, Trees, VolumeView,
 };
 use serde_json::{Map, Value};
@@ -96,6 +97,8 @@ pub struct ContainerRef<'a> {
     pub unchanged: bool,
     /// False when the pointer names the image string itself rather than a container object.
     is_object: bool,
+    /// The container object has no pull-policy member at all (not even a non-string one).
+    pull_policy_absent: bool,
 }
 
 impl ContainerRef<'_> {
@@ -114,6 +117,22 @@ impl ContainerRef<'_> {
             (ContainerKind::ImageVolume, _) => Some(format!("{}/pullPolicy", self.pointer)),
             (_, true) => Some(format!("{}/imagePullPolicy", self.pointer)),
             (_, false) => None,
+        }
+    }
+
+    /// Where a patch at `pointer` lands in the request's text, when it sets this image or its
+    /// pull policy (see [`crate::patch::Anchor`]).
+    pub fn anchor(&self, pointer: &str) -> Option<Anchor> {
+        if pointer == self.image_pointer() {
+            return self.image.map(Anchor::replace);
+        }
+        if Some(pointer) != self.pull_policy_pointer().as_deref() {
+            return None;
+        }
+        match (self.pull_policy, self.pull_policy_absent, self.image) {
+            (Some(policy), _, _) => Some(Anchor::replace(policy)),
+            (None, true, Some(image)) => Some(Anchor::add_after(image, self.pull_policy_field())),
+            _ => None,
         }
     }
 
@@ -165,7 +184,7 @@ pub struct Workload<'a> {
 
 /// Where the pod spec of a built-in kind lives, by API group and kind: its pointer, and the
 /// same as object keys.
-fn pod_spec_at(group: &str, kind: &str) -> Option<(&'static str, &'static [&'static str])> {
+pub(crate) fn pod_spec_at(group: &str, kind: &str) -> Option<(&'static str, &'static [&'static str])> {
     match (group, kind) {
         ("", "Pod") => Some(("/spec", &["spec"])),
         ("", "PodTemplate") => Some(("/template/spec", &["template", "spec"])),
@@ -186,12 +205,13 @@ impl<'a> Workload<'a> {
     /// custom resources, or a string written with escapes). An error means the request's object
     /// is malformed.
     pub fn from_request(
-        request: &AdmissionRequest<'a>,
+        request: &'a AdmissionRequest<'a>,
         extractors: &[ImageExtractor],
-        trees: &'a Trees,
+        trees: &'a Trees<'a>,
     ) -> Result<Self, String> {
         let mut workload = Self::walk(request, request.object(trees), extractors)?;
-        if request.operation == "UPDATE" && request.old_object.is_some() {
+        let has_old = !matches!(request.old_object, ObjectSource::Missing);
+        if request.operation == "UPDATE" && has_old {
             // The old object is what the API server stored; if it cannot be walked, the update
             // is judged in full, as a request without oldObject is.
             if let Ok(old) = Self::walk(request, request.old_object(trees), extractors) {
@@ -218,20 +238,21 @@ impl<'a> Workload<'a> {
                 "ephemeralcontainers" if kind.kind == "Pod" => true,
                 _ => return Ok(workload),
             };
+            let root = object.root(path)?;
             // A missing spec has no containers; the API server rejects such an object itself.
-            if let Some(spec) = root(object.read(PodSpecAt(path))?)? {
+            if let Some(spec) = &is_object(root.as_ref(), "")?.pod_spec {
                 workload.add_pod_spec(pointer.to_string(), spec, only_ephemeral)?;
             }
             return Ok(workload);
         }
         if (kind.group.as_str(), kind.kind.as_str()) == ("", "EphemeralContainers") {
             // The legacy pods/ephemeralcontainers body: the list alone, no pod spec.
-            if let Some(Shape::Is(body)) = root(object.read(PodSpecAt(&[]))?)? {
-                let [_, _, list] = body.lists;
+            let root = object.read(PodSpecAt(&[]))?;
+            if let Some(Shape::Is(body)) = is_object(&root, "")? {
                 workload.add_list(
                     "/ephemeralContainers",
                     ContainerKind::EphemeralContainer,
-                    list,
+                    body.lists[2].as_ref(),
                     None,
                 )?;
             }
@@ -280,19 +301,19 @@ impl<'a> Workload<'a> {
     fn add_pod_spec(
         &mut self,
         pointer: String,
-        spec: Shape<PodSpecView<'a>>,
+        spec: &Shape<PodSpecView<'a>>,
         only_ephemeral: bool,
     ) -> Result<(), String> {
         let spec = is_object(spec, &pointer)?;
-        let index = self.register_pod_spec(&pointer, spec.fields);
-        for ((field, kind), list) in ContainerKind::FIELDS.into_iter().zip(spec.lists) {
+        let index = self.register_pod_spec(&pointer, spec.fields.clone());
+        for ((field, kind), list) in ContainerKind::FIELDS.into_iter().zip(&spec.lists) {
             if only_ephemeral && kind != ContainerKind::EphemeralContainer {
                 continue;
             }
-            self.add_list(&format!("{pointer}/{field}"), kind, list, Some(index))?;
+            self.add_list(&format!("{pointer}/{field}"), kind, list.as_ref(), Some(index))?;
         }
         if !only_ephemeral {
-            self.add_image_volumes(&pointer, spec.volumes, index)?;
+            self.add_image_volumes(&pointer, spec.volumes.as_ref(), index)?;
         }
         Ok(())
     }
@@ -302,7 +323,7 @@ impl<'a> Workload<'a> {
         &mut self,
         list_pointer: &str,
         kind: ContainerKind,
-        list: List<ContainerView<'a>>,
+        list: Option<&Shape<Vec<Shape<ContainerView<'a>>>>>,
         pod_spec: Option<usize>,
     ) -> Result<(), String> {
         let list = match list {
@@ -313,7 +334,7 @@ impl<'a> Workload<'a> {
             }
         };
         self.containers.reserve(list.len());
-        for (i, container) in list.into_iter().enumerate() {
+        for (i, container) in list.iter().enumerate() {
             self.add_container(format!("{list_pointer}/{i}"), container, kind, pod_spec)?;
         }
         Ok(())
@@ -323,7 +344,7 @@ impl<'a> Workload<'a> {
     fn add_image_volumes(
         &mut self,
         spec_pointer: &str,
-        volumes: List<VolumeView<'a>>,
+        volumes: Option<&Shape<Vec<Shape<VolumeView<'a>>>>>,
         index: usize,
     ) -> Result<(), String> {
         let volumes = match volumes {
@@ -333,13 +354,13 @@ impl<'a> Workload<'a> {
                 return Err(format!("{spec_pointer}/volumes must be a list of volumes"))
             }
         };
-        for (i, volume) in volumes.into_iter().enumerate() {
+        for (i, volume) in volumes.iter().enumerate() {
             let at = || format!("{spec_pointer}/volumes/{i}");
             let volume = match volume {
                 Shape::Is(volume) => volume,
-                other => return Err(must_be_object(&at(), &other)),
+                other => return Err(must_be_object(&at(), other)),
             };
-            let image = match volume.image {
+            let image = match &volume.image {
                 None | Some(Shape::Null) => continue,
                 Some(image) => is_object(image, &format!("{}/image", at()))?,
             };
@@ -352,6 +373,7 @@ impl<'a> Workload<'a> {
                 pod_spec: Some(index),
                 unchanged: false,
                 is_object: true,
+                pull_policy_absent: image.pull_policy_absent,
             });
         }
         Ok(())
@@ -360,11 +382,11 @@ impl<'a> Workload<'a> {
     fn add_container(
         &mut self,
         pointer: String,
-        container: Shape<ContainerView<'a>>,
+        container: &Shape<ContainerView<'a>>,
         kind: ContainerKind,
         pod_spec: Option<usize>,
     ) -> Result<(), String> {
-        let container = is_object(container, &pointer)?;
+        let container = *is_object(container, &pointer)?;
         self.push(ContainerRef {
             pointer,
             kind,
@@ -374,6 +396,7 @@ impl<'a> Workload<'a> {
             pod_spec,
             unchanged: false,
             is_object: true,
+            pull_policy_absent: container.pull_policy_absent,
         });
         Ok(())
     }
@@ -388,6 +411,7 @@ impl<'a> Workload<'a> {
             pod_spec: None,
             unchanged: false,
             is_object: false,
+            pull_policy_absent: false,
         });
     }
 
@@ -414,7 +438,7 @@ impl<'a> Workload<'a> {
                 };
                 let kind = container_kind_at(&pointer);
                 let container = read_tree(container, ContainerReader::CONTAINER);
-                self.add_container(pointer, container, kind, pod_spec)?;
+                self.add_container(pointer, &container, kind, pod_spec)?;
             }
         }
         Ok(())
@@ -441,7 +465,7 @@ impl<'a> Workload<'a> {
             return Ok(self.register_pod_spec(pointer, Map::new()));
         };
         let index = self.register_pod_spec(pointer, spec.fields);
-        self.add_image_volumes(pointer, spec.volumes, index)?;
+        self.add_image_volumes(pointer, spec.volumes.as_ref(), index)?;
         Ok(index)
     }
 
@@ -451,15 +475,10 @@ impl<'a> Workload<'a> {
     }
 }
 
-/// The request object's shape: an object, or the error every walk gives.
-fn root<T>(object: Shape<T>) -> Result<T, String> {
-    is_object(object, "")
-}
-
-fn is_object<T>(shape: Shape<T>, pointer: &str) -> Result<T, String> {
+fn is_object<'s, T>(shape: &'s Shape<T>, pointer: &str) -> Result<&'s T, String> {
     match shape {
         Shape::Is(value) => Ok(value),
-        other => Err(must_be_object(pointer, &other)),
+        other => Err(must_be_object(pointer, other)),
     }
 }
 
@@ -501,15 +520,15 @@ mod tests {
     use super::*;
     use crate::testing::{fixture_request, raw};
 
-    fn walk(
-        request: &AdmissionRequest<'static>,
+    fn walk<'a>(
+        request: &'a AdmissionRequest<'a>,
         extractors: &[ImageExtractor],
-    ) -> Result<Workload<'static>, String> {
+    ) -> Result<Workload<'a>, String> {
         Workload::from_request(request, extractors, Box::leak(Box::default()))
     }
 
-    fn object(value: Value) -> Option<&'static serde_json::value::RawValue> {
-        Some(raw(value))
+    fn object(value: Value) -> ObjectSource<'static> {
+        ObjectSource::Text(raw(value))
     }
 
     /// (fixture, expected (pointer, kind, image))
@@ -760,7 +779,7 @@ mod tests {
         }
         // Without oldObject, or on CREATE, everything is judged.
         let mut request = fixture_request("pod_update_sidecar_image.json");
-        request.old_object = None;
+        request.old_object = ObjectSource::Missing;
         let workload = walk(&request, &[]).unwrap();
         assert!(workload.containers.iter().all(|c| !c.unchanged));
         let mut request = fixture_request("pod_update_sidecar_image.json");
@@ -950,7 +969,7 @@ mod tests {
     fn only_pods_have_the_ephemeralcontainers_subresource() {
         let mut request = fixture_request("deployment_three_containers_one_init.json");
         request.sub_resource = Some("ephemeralcontainers".into());
-        let mut tree: Value = serde_json::from_str(request.object.unwrap().get()).unwrap();
+        let mut tree = request.object.text_tree();
         tree["spec"]["template"]["spec"]["ephemeralContainers"] =
             serde_json::json!([{"name": "debugger", "image": "busybox"}]);
         request.object = object(tree);
