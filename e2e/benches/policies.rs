@@ -1,6 +1,8 @@
 //! `cargo bench -p e2e [-- POLICY…]` (after `cargo run -p xtask -- build`): every policy's `.wasm`
 //! (or the ones named) and the floor module, measured in one run on the same three requests, each
-//! policy with its `cases.yml` bench settings. Prints a Markdown table for the README.
+//! policy with its `cases.yml` bench settings. Prints a Markdown table for the README. With
+//! `BENCH_BASELINE_DIR=DIR`, the modules `DIR/<policy>.wasm` (an earlier build) are measured in
+//! the same run, each in a row after the current one.
 
 use e2e::bench::{self, BenchRequest, Figures};
 use e2e::{built_policy, policy_dirs, workspace_root};
@@ -13,6 +15,8 @@ fn main() -> anyhow::Result<()> {
         .skip(1)
         .filter(|a| !a.starts_with("--"))
         .collect();
+    // Modules of an earlier commit to measure in the same run, as `DIR/<policy>.wasm`.
+    let baseline = std::env::var_os("BENCH_BASELINE_DIR").map(std::path::PathBuf::from);
     let requests = bench::requests()?;
     for bench in &requests {
         eprintln!(
@@ -41,6 +45,25 @@ fn main() -> anyhow::Result<()> {
         let path = built_policy(&name)?;
         let figures = bench::measure(&path, &table.bench.settings, &requests)?;
         print_rows(&name, &figures, &floor, &requests);
+        if let Some(dir) = &baseline {
+            let old = dir.join(format!("{name}.wasm"));
+            let old_figures = bench::measure(&old, &table.bench.settings, &requests)?;
+            print_rows(
+                &format!("{name} (baseline)"),
+                &old_figures,
+                &floor,
+                &requests,
+            );
+            let payload = bench::payload(&largest.request, &table.bench.settings);
+            let peak = bench::peak_memory(&old, &payload)?;
+            memory.push((
+                format!("{name} (baseline)"),
+                old_figures.wasm_bytes,
+                old_figures.compile,
+                peak,
+                payload.len(),
+            ));
+        }
         let payload = bench::payload(&largest.request, &table.bench.settings);
         let peak = bench::peak_memory(&path, &payload)?;
         memory.push((

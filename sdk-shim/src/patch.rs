@@ -79,7 +79,10 @@ fn splice_anchored(text: &str, patches: &[Patch]) -> Option<String> {
     // (start, end, replacement), in the text's order; one pointer set twice keeps the last.
     let mut edits: Vec<(usize, usize, String)> = Vec::with_capacity(patches.len());
     for (i, patch) in patches.iter().enumerate() {
-        if patches[i + 1..].iter().any(|later| later.pointer == patch.pointer) {
+        if patches[i + 1..]
+            .iter()
+            .any(|later| later.pointer == patch.pointer)
+        {
             continue;
         }
         let (at, len) = match patch.anchor? {
@@ -93,11 +96,14 @@ fn splice_anchored(text: &str, patches: &[Patch]) -> Option<String> {
         }
         edits.push(match patch.anchor? {
             Anchor::Replace { .. } => (start, end, patch.value.to_string()),
-            Anchor::AddAfter { key, .. } => (end, end, format!(",{}:{}", Value::from(key), patch.value)),
+            Anchor::AddAfter { key, .. } => {
+                (end, end, format!(",{}:{}", Value::from(key), patch.value))
+            }
         });
     }
     edits.sort_by_key(|(start, end, _)| (*start, *end));
-    let mut out = String::with_capacity(text.len() + edits.iter().map(|e| e.2.len()).sum::<usize>());
+    let mut out =
+        String::with_capacity(text.len() + edits.iter().map(|e| e.2.len()).sum::<usize>());
     let mut copied = 0;
     for (start, end, replacement) in edits {
         if start < copied {
@@ -118,7 +124,12 @@ type Tokens<'p> = (&'p [Cow<'p, str>], &'p Value);
 fn patch_text(text: &str, patches: &[Patch]) -> Option<String> {
     let mut split = Vec::with_capacity(patches.len());
     for patch in patches {
-        let tokens: Vec<Cow<str>> = patch.pointer.strip_prefix('/')?.split('/').map(unescape).collect();
+        let tokens: Vec<Cow<str>> = patch
+            .pointer
+            .strip_prefix('/')?
+            .split('/')
+            .map(unescape)
+            .collect();
         split.push((tokens, &patch.value));
     }
     let patches: Vec<Tokens> = split.iter().map(|(t, v)| (t.as_slice(), *v)).collect();
@@ -411,7 +422,10 @@ mod text_tests {
             anchor: None,
         };
         let cases = [
-            (vec![patch("/spec/containers/0/image", json!("nginx@sha256:1"))], true),
+            (
+                vec![patch("/spec/containers/0/image", json!("nginx@sha256:1"))],
+                true,
+            ),
             (
                 vec![
                     patch("/spec/containers/1/image", json!("mirror/api:1")),
@@ -421,7 +435,10 @@ mod text_tests {
                 true,
             ),
             (
-                vec![patch("/spec/imagePullSecrets", json!([{"name": "old"}, {"name": "new"}]))],
+                vec![patch(
+                    "/spec/imagePullSecrets",
+                    json!([{"name": "old"}, {"name": "new"}]),
+                )],
                 true,
             ),
             // The last of two values set at one pointer wins.
@@ -438,7 +455,10 @@ mod text_tests {
             (vec![patch("/spec/dup", json!(3))], true),
             (vec![patch("/spec/new", json!({"k": "v"}))], true),
             // Left to the tree: appending, a patch inside a value also set, nowhere to go.
-            (vec![patch("/spec/containers/2", json!({"image": "x"}))], false),
+            (
+                vec![patch("/spec/containers/2", json!({"image": "x"}))],
+                false,
+            ),
             (
                 vec![
                     patch("/spec/containers/0", json!({"image": "x"})),
@@ -452,7 +472,11 @@ mod text_tests {
             (vec![patch("no-slash", json!("x"))], false),
         ];
         for (patches, by_text) in cases {
-            assert_eq!(patch_text(OBJECT, &patches).is_some(), by_text, "{patches:?}");
+            assert_eq!(
+                patch_text(OBJECT, &patches).is_some(),
+                by_text,
+                "{patches:?}"
+            );
             let patched = apply_to_text(OBJECT, &patches)
                 .map(|text| serde_json::from_str::<Value>(&text).expect("JSON"));
             assert_eq!(patched, by_tree(&patches), "{patches:?}");
@@ -468,7 +492,10 @@ mod text_tests {
             anchor: None,
         };
         let patched = apply_to_text(text, &[patch]).unwrap();
-        assert_eq!(patched, r#"{"a":{"b" : [1, 2.50, "\u00e9"]},"c":{"d":"y"}}"#);
+        assert_eq!(
+            patched,
+            r#"{"a":{"b" : [1, 2.50, "\u00e9"]},"c":{"d":"y"}}"#
+        );
     }
 }
 
@@ -508,13 +535,29 @@ mod anchored_tests {
         let image0 = "/spec/containers/0/image";
         let policy0 = "/spec/containers/0/imagePullPolicy";
         let policy1 = "/spec/containers/1/imagePullPolicy";
+        let elsewhere = String::from("nginx"); // the same string, not in OBJECT
         let cases = [
-            (vec![patch(image0, json!("m/nginx"), Some(Anchor::replace(at("nginx"))))], true),
+            (
+                vec![patch(
+                    image0,
+                    json!("m/nginx"),
+                    Some(Anchor::replace(at("nginx"))),
+                )],
+                true,
+            ),
             (
                 vec![
                     patch(image0, json!("m/nginx"), Some(Anchor::replace(at("nginx")))),
-                    patch(policy0, json!("Always"), Some(Anchor::add_after(at("nginx"), "imagePullPolicy"))),
-                    patch(policy1, json!("IfNotPresent"), Some(Anchor::replace(at("Never")))),
+                    patch(
+                        policy0,
+                        json!("Always"),
+                        Some(Anchor::add_after(at("nginx"), "imagePullPolicy")),
+                    ),
+                    patch(
+                        policy1,
+                        json!("IfNotPresent"),
+                        Some(Anchor::replace(at("Never"))),
+                    ),
                 ],
                 true,
             ),
@@ -527,7 +570,14 @@ mod anchored_tests {
                 true,
             ),
             // Not anchored in this text (a copy elsewhere), or one patch without an anchor.
-            (vec![patch(image0, json!("a"), Some(Anchor::replace(&"nginx".to_string())))], false),
+            (
+                vec![patch(
+                    image0,
+                    json!("a"),
+                    Some(Anchor::replace(elsewhere.as_str())),
+                )],
+                false,
+            ),
             (
                 vec![
                     patch(image0, json!("a"), Some(Anchor::replace(at("nginx")))),
@@ -536,14 +586,30 @@ mod anchored_tests {
                 false,
             ),
             // An anchor that is not a whole string of the text.
-            (vec![patch(image0, json!("a"), Some(Anchor::replace(&at("nginx")[1..])))], false),
+            (
+                vec![patch(
+                    image0,
+                    json!("a"),
+                    Some(Anchor::replace(&at("nginx")[1..])),
+                )],
+                false,
+            ),
         ];
         for (patches, anchored) in cases {
-            assert_eq!(splice_anchored(OBJECT, &patches).is_some(), anchored, "{patches:?}");
-            let patched: Value = serde_json::from_str(&apply_to_text(OBJECT, &patches).unwrap()).unwrap();
+            assert_eq!(
+                splice_anchored(OBJECT, &patches).is_some(),
+                anchored,
+                "{patches:?}"
+            );
+            let patched: Value =
+                serde_json::from_str(&apply_to_text(OBJECT, &patches).unwrap()).unwrap();
             assert_eq!(patched, by_tree(&patches), "{patches:?}");
         }
-        let patches = [patch(image0, json!("m/nginx"), Some(Anchor::replace(at("nginx"))))];
+        let patches = [patch(
+            image0,
+            json!("m/nginx"),
+            Some(Anchor::replace(at("nginx"))),
+        )];
         assert_eq!(
             splice_anchored(OBJECT, &patches).unwrap(),
             OBJECT.replacen("\"nginx\"", "\"m/nginx\"", 1),

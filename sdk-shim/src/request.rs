@@ -30,12 +30,12 @@ impl<'a, S: Deserialize<'a>> ValidationPayload<'a, S> {
     /// read from their trees).
     pub fn decode(bytes: &'a [u8]) -> Result<Self, serde_json::Error> {
         match serde_json::from_slice::<Self>(bytes) {
-            Err(e) if is_escaped(&e) => serde_json::from_slice::<TextPayload<S>>(bytes).map(|p| {
-                ValidationPayload {
+            Err(e) if is_escaped(&e) => {
+                serde_json::from_slice::<TextPayload<S>>(bytes).map(|p| ValidationPayload {
                     request: p.request,
                     settings: p.settings,
-                }
-            }),
+                })
+            }
             decoded => decoded,
         }
     }
@@ -262,7 +262,11 @@ mod tests {
     use super::*;
     use crate::testing::{raw, raw_text};
 
-    fn request(kind: &str, sub_resource: Option<&str>, operation: &str) -> AdmissionRequest<'static> {
+    fn request(
+        kind: &str,
+        sub_resource: Option<&str>,
+        operation: &str,
+    ) -> AdmissionRequest<'static> {
         AdmissionRequest {
             kind: GroupVersionKind {
                 group: String::new(),
@@ -385,7 +389,10 @@ mod tests {
                 r#"{"metadata": {"namespace": "a"}, "metadata": {"name": "x"}}"#,
                 None,
             ),
-            (r#"{"metadata": {"namespace": 1, "namespace": "b"}}"#, Some("b")),
+            (
+                r#"{"metadata": {"namespace": 1, "namespace": "b"}}"#,
+                Some("b"),
+            ),
             (r#"{"metadata": {"namespace": ["a"]}}"#, None),
             (r#"{"metadata": "team"}"#, None),
             (r#"["team"]"#, None),

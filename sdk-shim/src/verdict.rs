@@ -4,10 +4,10 @@
 //! mutated: what would have been a violation becomes a warning. A fix the API server would drop
 //! or refuse ([`AdmissionRequest::immutable_reason`]) is a violation that says why.
 
+use crate::patch::{apply_to_text, Patch};
 use crate::reference::ImageRef;
 use crate::request::{AdmissionRequest, Mutable};
 use crate::workload::ContainerRef;
-use crate::patch::{apply_to_text, Patch};
 use kubewarden_policy_sdk::response::ValidationResponse;
 use serde_json::Value;
 use std::fmt::Display;
@@ -209,12 +209,18 @@ fn join_violations(violations: &[String]) -> String {
     if violations.len() == 1 {
         return violations[0].clone();
     }
-    let mut message = format!("{} problems: ", violations.len());
+    // Sized once: on a large request the message is the largest thing the policy writes.
+    let numbering = violations.len() * (" (). ".len() + 1 + violations.len().ilog10() as usize);
+    let mut message =
+        String::with_capacity(numbering + 24 + violations.iter().map(String::len).sum::<usize>());
+    use std::fmt::Write;
+    let _ = write!(message, "{} problems: ", violations.len());
     for (i, violation) in violations.iter().enumerate() {
         if i > 0 {
             message.push_str("; ");
         }
-        message.push_str(&format!("({}) {violation}", i + 1));
+        let _ = write!(message, "({}) ", i + 1);
+        message.push_str(violation);
     }
     message
 }
@@ -222,15 +228,14 @@ fn join_violations(violations: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
     use crate::request::AdmissionRequest;
     use crate::testing::raw;
     use crate::workload::Workload;
+    use serde_json::json;
 
     fn walk<'a>(request: &'a AdmissionRequest<'a>) -> Workload<'a> {
         Workload::from_request(request, &[], Box::leak(Box::default())).unwrap()
     }
-
 
     /// A request decoded from `value`'s text (which lives as long as the test).
     fn request_from(value: Value) -> AdmissionRequest<'static> {
@@ -262,7 +267,8 @@ mod tests {
         );
         verdict.warn("note");
         let object = json!({"spec": {"containers": [{"image": "nginx"}]}});
-        let response = ValidationResponse::from(verdict.into_response(|| Ok(Some(raw(object).get()))));
+        let response =
+            ValidationResponse::from(verdict.into_response(|| Ok(Some(raw(object).get()))));
         assert!(response.accepted);
         assert_eq!(
             response.mutated_object,
@@ -272,7 +278,6 @@ mod tests {
         );
         assert_eq!(response.warnings, Some(vec!["note".to_string()]));
     }
-
 
     #[test]
     fn unchanged_images_warn_and_immutable_fixes_reject() {
@@ -290,7 +295,9 @@ mod tests {
             json!("ghcr.io/acme/sidecar:2@sha256:x"),
             "not pinned",
         );
-        let response = ValidationResponse::from(verdict.into_response(|| Ok(request.object.text().map(|t| t.get()))));
+        let response = ValidationResponse::from(
+            verdict.into_response(|| Ok(request.object.text().map(|t| t.get()))),
+        );
         assert!(response.accepted, "{:?}", response.message);
         let warnings = response.warnings.unwrap();
         assert_eq!(warnings.len(), 2);
@@ -315,7 +322,9 @@ mod tests {
             json!("Always"),
             "tag '2' is mutable",
         );
-        let response = ValidationResponse::from(verdict.into_response(|| Ok(request.object.text().map(|t| t.get()))));
+        let response = ValidationResponse::from(
+            verdict.into_response(|| Ok(request.object.text().map(|t| t.get()))),
+        );
         assert!(!response.accepted);
         assert_eq!(
             response.message.unwrap(),

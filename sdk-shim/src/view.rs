@@ -351,7 +351,9 @@ impl<'de> Reader<'de> for PodSpecReader {
                     view.lists[list] =
                         Some(map.next_value_seed(Read(ListReader(ContainerReader::CONTAINER)))?)
                 }
-                Some(3) => view.volumes = Some(map.next_value_seed(Read(ListReader(VolumeReader)))?),
+                Some(3) => {
+                    view.volumes = Some(map.next_value_seed(Read(ListReader(VolumeReader)))?)
+                }
                 Some(field) => {
                     let value: Value = map.next_value()?;
                     view.fields.insert(POD_SPEC_KEYS[field].to_string(), value);
@@ -380,7 +382,9 @@ impl<'de> Reader<'de> for PodSpecAt {
         let mut found = None;
         while let Some(key) = map.next_key_seed(Key(&[step]))? {
             match key {
-                Some(_) if rest.is_empty() => found = Some(map.next_value_seed(Read(PodSpecReader))?),
+                Some(_) if rest.is_empty() => {
+                    found = Some(map.next_value_seed(Read(PodSpecReader))?)
+                }
                 Some(_) => {
                     found = match map.next_value_seed(Read(PodSpecAt(rest)))? {
                         Shape::Is(inner) => inner,
@@ -744,8 +748,12 @@ mod tests {
     fn pod(object: &str, kind_first: bool) -> String {
         let kind = r#""kind": {"group": "", "version": "v1", "kind": "Pod"}"#;
         match kind_first {
-            true => format!(r#"{{"request": {{{kind}, "operation": "CREATE", "object": {object}}}}}"#),
-            false => format!(r#"{{"request": {{"operation": "CREATE", "object": {object}, {kind}}}}}"#),
+            true => {
+                format!(r#"{{"request": {{{kind}, "operation": "CREATE", "object": {object}}}}}"#)
+            }
+            false => {
+                format!(r#"{{"request": {{"operation": "CREATE", "object": {object}, {kind}}}}}"#)
+            }
         }
     }
 
@@ -798,7 +806,9 @@ mod tests {
         let kind = r#""kind": {"kind": "Pod", "version": "v1"}"#;
         let payloads = [
             format!(r#"{{"request": {{{kind}, "object": {object}, "oldObject": null}}}}"#),
-            format!("{{\"request\": {{{kind},\n  \"object\" :\t{object}\r\n ,\n \"uid\": \"1\"}}}}"),
+            format!(
+                "{{\"request\": {{{kind},\n  \"object\" :\t{object}\r\n ,\n \"uid\": \"1\"}}}}"
+            ),
             // The last member: no key after it, so the payload is read again.
             format!(r#"{{"request": {{{kind}, "object": {object}}}, "settings": {{}}}}"#),
             // The next key has escapes: the same.
@@ -808,7 +818,10 @@ mod tests {
             let decoded: ValidationPayload<Value> =
                 ValidationPayload::decode(payload.as_bytes()).unwrap();
             assert!(
-                matches!(decoded.request.object, crate::view::ObjectSource::Viewed { .. }),
+                matches!(
+                    decoded.request.object,
+                    crate::view::ObjectSource::Viewed { .. }
+                ),
                 "{payload}"
             );
             let trees = Trees::of_payload(payload.as_bytes());
@@ -826,14 +839,23 @@ mod tests {
         assert_eq!(found, Some("{\"a\": [1, \",\"]}"));
         // Not `" : VALUE , "` around it, or not in the payload.
         let (after_bad, x) = (address("bad") + 3, address("x\""));
-        assert_eq!(super::value_between(payload.as_bytes(), (after_bad, x)), None);
-        assert_eq!(super::value_between(b"elsewhere", (after_key, next_key)), None);
+        assert_eq!(
+            super::value_between(payload.as_bytes(), (after_bad, x)),
+            None
+        );
+        assert_eq!(
+            super::value_between(b"elsewhere", (after_key, next_key)),
+            None
+        );
     }
 
     #[test]
     fn the_request_is_decoded_as_before() {
         let bad = [
-            (r#"{"request": {"operation": "CREATE"}}"#, "missing field `kind`"),
+            (
+                r#"{"request": {"operation": "CREATE"}}"#,
+                "missing field `kind`",
+            ),
             (
                 r#"{"request": {"kind": {"kind": "Pod"}, "kind": {"kind": "Pod"}}}"#,
                 "duplicate field `kind`",
@@ -842,8 +864,14 @@ mod tests {
                 r#"{"request": {"kind": {"kind": "Pod"}, "object": {}, "object": {}}}"#,
                 "duplicate field `object`",
             ),
-            (r#"{"request": {"kind": {"kind": "Pod"}, "uid": 1}}"#, "invalid type"),
-            (r#"{"request": {"kind": {"kind": "Pod"}, "object": {"spec": }}}"#, "expected value"),
+            (
+                r#"{"request": {"kind": {"kind": "Pod"}, "uid": 1}}"#,
+                "invalid type",
+            ),
+            (
+                r#"{"request": {"kind": {"kind": "Pod"}, "object": {"spec": }}}"#,
+                "expected value",
+            ),
         ];
         for (payload, expected) in bad {
             let error = ValidationPayload::<Value>::decode(payload.as_bytes()).unwrap_err();

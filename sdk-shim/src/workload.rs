@@ -184,7 +184,10 @@ pub struct Workload<'a> {
 
 /// Where the pod spec of a built-in kind lives, by API group and kind: its pointer, and the
 /// same as object keys.
-pub(crate) fn pod_spec_at(group: &str, kind: &str) -> Option<(&'static str, &'static [&'static str])> {
+pub(crate) fn pod_spec_at(
+    group: &str,
+    kind: &str,
+) -> Option<(&'static str, &'static [&'static str])> {
     match (group, kind) {
         ("", "Pod") => Some(("/spec", &["spec"])),
         ("", "PodTemplate") => Some(("/template/spec", &["template", "spec"])),
@@ -310,7 +313,12 @@ impl<'a> Workload<'a> {
             if only_ephemeral && kind != ContainerKind::EphemeralContainer {
                 continue;
             }
-            self.add_list(&format!("{pointer}/{field}"), kind, list.as_ref(), Some(index))?;
+            self.add_list(
+                &format!("{pointer}/{field}"),
+                kind,
+                list.as_ref(),
+                Some(index),
+            )?;
         }
         if !only_ephemeral {
             self.add_image_volumes(&pointer, spec.volumes.as_ref(), index)?;
@@ -661,8 +669,7 @@ mod tests {
         ];
         for (fixture, expected) in cases {
             let request = fixture_request(fixture);
-            let workload =
-                walk(&request, &[]).unwrap_or_else(|e| panic!("{fixture}: {e}"));
+            let workload = walk(&request, &[]).unwrap_or_else(|e| panic!("{fixture}: {e}"));
             let found: Vec<(&str, ContainerKind, &str)> = workload
                 .containers
                 .iter()
@@ -914,10 +921,7 @@ mod tests {
         )
         .unwrap()];
         let request = fixture_request("rollout.json");
-        assert!(walk(&request, &extractors)
-            .unwrap()
-            .containers
-            .is_empty());
+        assert!(walk(&request, &extractors).unwrap().containers.is_empty());
     }
 
     #[test]

@@ -152,7 +152,8 @@ impl Policy for RequirePullSecret {
 /// unchanged too.
 fn judged_on_secrets_too<'a>(container: &ContainerRef<'a>, spec: &PodSpecRef) -> ContainerRef<'a> {
     let mut container = container.clone();
-    let same = |field: &str| spec.old.as_ref().map(|old| old.get(field)) == Some(spec.fields.get(field));
+    let same =
+        |field: &str| spec.old.as_ref().map(|old| old.get(field)) == Some(spec.fields.get(field));
     container.unchanged = container.unchanged
         && same("imagePullSecrets")
         && same("serviceAccountName")
