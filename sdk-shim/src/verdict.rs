@@ -134,7 +134,7 @@ impl Verdict {
         };
         if !self.violations.is_empty() {
             response.accepted = false;
-            response.message = Some(join_violations(&self.violations));
+            response.violations = self.violations;
             return response;
         }
         if self.patches.is_empty() {
@@ -153,29 +153,50 @@ impl Verdict {
 }
 
 /// What `validate` answers: Kubewarden's `ValidationResponse`, with the mutated object kept as
-/// the JSON text it was written as (see [`crate::patch`]).
+/// the JSON text it was written as (see [`crate::patch`]), and the rejection's violations kept
+/// apart until they are written, so the message is never held twice.
 #[derive(Debug, Default, PartialEq)]
 pub struct Response {
     pub accepted: bool,
+    /// The message, when it is not made of `violations`.
     pub message: Option<String>,
+    /// Every violation found: the message lists them all.
+    pub violations: Vec<String>,
     pub code: Option<u16>,
     pub mutated_object: Option<String>,
     pub warnings: Option<Vec<String>>,
 }
 
 impl Response {
+    /// The message shown to the user: the violations, else the message given.
+    pub fn message(&self) -> Option<String> {
+        if self.violations.is_empty() {
+            return self.message.clone();
+        }
+        let mut message = String::with_capacity(message_len(&self.violations));
+        for_each_piece(&self.violations, |piece| message.push_str(piece));
+        Some(message)
+    }
+
     /// A `ValidationResponse` as JSON, the mutated object copied in as it is.
     pub fn to_json(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(
             64 + self.mutated_object.as_ref().map_or(0, String::len)
-                + self.message.as_ref().map_or(0, String::len),
+                + self.message.as_ref().map_or(0, String::len)
+                + message_len(&self.violations),
         );
         // Writing plain data (a bool, strings, a number) to a Vec cannot fail.
         let accepted: &[u8] = if self.accepted { b"true" } else { b"false" };
         out.extend_from_slice(b"{\"accepted\":");
         out.extend_from_slice(accepted);
         out.extend_from_slice(b",\"message\":");
-        let _ = serde_json::to_writer(&mut out, &self.message);
+        if self.violations.is_empty() {
+            let _ = serde_json::to_writer(&mut out, &self.message);
+        } else {
+            out.push(b'"');
+            for_each_piece(&self.violations, |piece| escape_into(&mut out, piece));
+            out.push(b'"');
+        }
         out.extend_from_slice(b",\"code\":");
         let _ = serde_json::to_writer(&mut out, &self.code);
         out.extend_from_slice(b",\"mutated_object\":");
@@ -194,7 +215,7 @@ impl From<Response> for ValidationResponse {
     fn from(response: Response) -> Self {
         ValidationResponse {
             accepted: response.accepted,
-            message: response.message,
+            message: response.message(),
             code: response.code,
             mutated_object: response
                 .mutated_object
@@ -205,24 +226,56 @@ impl From<Response> for ValidationResponse {
     }
 }
 
-fn join_violations(violations: &[String]) -> String {
-    if violations.len() == 1 {
-        return violations[0].clone();
+/// The violations as one message, piece by piece: the only one, or
+/// `N problems: (1) first; (2) second`.
+fn for_each_piece(violations: &[String], mut write: impl FnMut(&str)) {
+    if let [only] = violations {
+        return write(only);
     }
-    // Sized once: on a large request the message is the largest thing the policy writes.
-    let numbering = violations.len() * (" (). ".len() + 1 + violations.len().ilog10() as usize);
-    let mut message =
-        String::with_capacity(numbering + 24 + violations.iter().map(String::len).sum::<usize>());
-    use std::fmt::Write;
-    let _ = write!(message, "{} problems: ", violations.len());
+    write(&format!("{} problems: ", violations.len()));
     for (i, violation) in violations.iter().enumerate() {
         if i > 0 {
-            message.push_str("; ");
+            write("; ");
         }
-        let _ = write!(message, "({}) ", i + 1);
-        message.push_str(violation);
+        write(&format!("({}) ", i + 1));
+        write(violation);
     }
-    message
+}
+
+/// About the length of the joined message (exact unless it needs escapes).
+fn message_len(violations: &[String]) -> usize {
+    let numbering = violations.len() * "; (1000) ".len();
+    numbering + 24 + violations.iter().map(String::len).sum::<usize>()
+}
+
+/// Writes `text` as the inside of a JSON string, escaped as serde_json escapes it.
+fn escape_into(out: &mut Vec<u8>, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut start = 0;
+    for (i, byte) in text.bytes().enumerate() {
+        let escaped: &[u8] = match byte {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0x00..=0x1f => &[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[(byte >> 4) as usize],
+                HEX[(byte & 0xf) as usize],
+            ],
+            _ => continue,
+        };
+        out.extend_from_slice(&text.as_bytes()[start..i]);
+        out.extend_from_slice(escaped);
+        start = i + 1;
+    }
+    out.extend_from_slice(&text.as_bytes()[start..]);
 }
 
 #[cfg(test)]
@@ -251,10 +304,46 @@ mod tests {
         let response = verdict.into_response(|| Ok(None));
         assert!(!response.accepted);
         assert_eq!(
-            response.message.as_deref(),
+            response.message().as_deref(),
             Some("2 problems: (1) first; (2) second")
         );
         assert!(response.mutated_object.is_none());
+    }
+
+    /// The answer's JSON says what a serialised `ValidationResponse` says, escapes included.
+    #[test]
+    fn the_answer_is_a_validation_response() {
+        let awkward = "quote \" backslash \\ newline \n tab \t bell \u{7} del \u{7f} é \u{2028}";
+        let one = |violations: Vec<&str>| Response {
+            violations: violations.into_iter().map(str::to_string).collect(),
+            code: Some(400),
+            warnings: Some(vec![awkward.to_string()]),
+            ..Response::default()
+        };
+        for response in [
+            one(vec![awkward]),
+            one(vec![awkward, "second"]),
+            Response {
+                accepted: true,
+                message: Some(awkward.to_string()),
+                mutated_object: Some(r#"{"a":[1,"x"]}"#.to_string()),
+                ..Response::default()
+            },
+        ] {
+            let written = response.to_json();
+            let expected = serde_json::to_vec(&ValidationResponse::from(Response {
+                violations: response.violations.clone(),
+                message: response.message.clone(),
+                warnings: response.warnings.clone(),
+                mutated_object: response.mutated_object.clone(),
+                ..response
+            }))
+            .unwrap();
+            assert_eq!(
+                String::from_utf8(written).unwrap(),
+                String::from_utf8(expected).unwrap()
+            );
+        }
     }
 
     #[test]
@@ -375,7 +464,7 @@ mod tests {
                 None,
             ]
         );
-        let message = verdict.into_response(|| Ok(None)).message.unwrap();
+        let message = verdict.into_response(|| Ok(None)).message().unwrap();
         assert!(message.starts_with("3 problems: "), "{message}");
         assert!(
             message.contains("container 'none' (/spec/containers/1) has no image;"),

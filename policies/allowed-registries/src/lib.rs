@@ -26,6 +26,7 @@ use sdk_shim::verdict::Verdict;
 use sdk_shim::workload::Workload;
 use serde_json::Value;
 pub use settings::{Mirror, Settings};
+use std::cell::OnceCell;
 
 pub struct AllowedRegistries;
 
@@ -39,6 +40,8 @@ impl Policy for AllowedRegistries {
         _host: &dyn Host,
     ) -> Verdict {
         let mut verdict = Verdict::for_request(request);
+        // The allow list as a message says it, written once, if a message needs it.
+        let allowed = OnceCell::new();
         for container in &workload.containers {
             let Some(image) = verdict.parse_image(container) else {
                 continue;
@@ -60,7 +63,7 @@ impl Policy for AllowedRegistries {
                 }
             };
             let pulled = rewritten.as_ref().unwrap_or(&image);
-            if let Some(why) = refusal(settings, pulled) {
+            if let Some(why) = refusal(settings, pulled, &allowed) {
                 let name = pulled.name();
                 match &rewritten {
                     Some(_) => verdict.reject(
@@ -116,15 +119,17 @@ fn mirror(mirrors: &[Mirror], image: &ImageRef) -> Option<Result<ImageRef, Strin
 }
 
 /// Why the image may not be used, if it may not.
-fn refusal(settings: &Settings, image: &ImageRef) -> Option<String> {
+fn refusal(settings: &Settings, image: &ImageRef, allowed: &OnceCell<String>) -> Option<String> {
     if let Some(denied) = any_matches(&settings.deny, image) {
         return Some(format!("is denied by deny pattern '{denied}'"));
     }
     if !settings.allow.is_empty() && any_matches(&settings.allow, image).is_none() {
-        let allowed: Vec<&str> = settings.allow.iter().map(|p| p.as_str()).collect();
+        let allowed = allowed.get_or_init(|| {
+            let patterns: Vec<&str> = settings.allow.iter().map(|p| p.as_str()).collect();
+            patterns.join(", ")
+        });
         return Some(format!(
-            "is not from an allowed registry (allow: {})",
-            allowed.join(", ")
+            "is not from an allowed registry (allow: {allowed})"
         ));
     }
     None

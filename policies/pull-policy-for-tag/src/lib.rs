@@ -82,12 +82,9 @@ fn kubernetes_default(image: &ImageRef) -> &'static str {
 
 fn judge(settings: &Settings, container: &ContainerRef, image: &ImageRef) -> Option<Problem> {
     let field = container.pull_policy_field();
-    let (policy, how) = match container.pull_policy {
-        Some(policy) if !policy.is_empty() => (policy, String::new()),
-        _ => (
-            kubernetes_default(image),
-            format!(" (the Kubernetes default, as {field} is not set)"),
-        ),
+    let (policy, defaulted) = match container.pull_policy {
+        Some(policy) if !policy.is_empty() => (policy, false),
+        _ => (kubernetes_default(image), true),
     };
     let mutable_tag = match (image.digest(), image.effective_tag()) {
         (None, Some(tag)) => settings
@@ -97,21 +94,21 @@ fn judge(settings: &Settings, container: &ContainerRef, image: &ImageRef) -> Opt
             .map(|glob| (tag, glob)),
         _ => None,
     };
-    let (needed, reason) = match mutable_tag {
-        Some((tag, glob)) => (
-            ALWAYS,
-            format!("tag '{tag}' is mutable (matches mutableTags '{glob}')"),
-        ),
-        None if image.digest().is_some() => (
-            IF_NOT_PRESENT,
-            "the image is pinned to a digest".to_string(),
-        ),
-        None => (
-            IF_NOT_PRESENT,
-            format!(
-                "tag '{}' is not in mutableTags",
-                image.effective_tag().unwrap_or_default()
-            ),
+    let needed = match mutable_tag {
+        Some(_) => ALWAYS,
+        None => IF_NOT_PRESENT,
+    };
+    // The words are written only for a container that has a problem.
+    let how = || match defaulted {
+        true => format!(" (the Kubernetes default, as {field} is not set)"),
+        false => String::new(),
+    };
+    let reason = || match mutable_tag {
+        Some((tag, glob)) => format!("tag '{tag}' is mutable (matches mutableTags '{glob}')"),
+        None if image.digest().is_some() => "the image is pinned to a digest".to_string(),
+        None => format!(
+            "tag '{}' is not in mutableTags",
+            image.effective_tag().unwrap_or_default()
         ),
     };
     let problem = |why: String| {
@@ -123,7 +120,9 @@ fn judge(settings: &Settings, container: &ContainerRef, image: &ImageRef) -> Opt
     match policy {
         NEVER if settings.allow_never_for.iter().any(|p| p.matches(image)) => None,
         NEVER => problem(format!(
-            "{field} Never{how} is only allowed for images in allowNeverFor; {reason}, so use {needed}"
+            "{field} Never{} is only allowed for images in allowNeverFor; {}, so use {needed}",
+            how(),
+            reason()
         )),
         ALWAYS if needed == ALWAYS => None,
         ALWAYS if settings.allow_always_for_immutable => None,
@@ -134,7 +133,11 @@ fn judge(settings: &Settings, container: &ContainerRef, image: &ImageRef) -> Opt
             } else {
                 "every start checks the registry for nothing (allowAlwaysForImmutable is false)"
             };
-            problem(format!("{field} is {policy}{how}, but {reason}, so use {needed}: otherwise {consequence}"))
+            problem(format!(
+                "{field} is {policy}{}, but {}, so use {needed}: otherwise {consequence}",
+                how(),
+                reason()
+            ))
         }
         other => Some(Problem {
             why: format!("{field} '{other}' is not one of Always, IfNotPresent, Never"),
