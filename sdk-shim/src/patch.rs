@@ -117,6 +117,72 @@ fn splice_anchored(text: &str, patches: &[Patch]) -> Option<String> {
     Some(out)
 }
 
+/// Checks that serde_json (the host's parser) can read `text`, valid JSON whose skipped parts
+/// nobody parsed: no number out of `f64` range, no lone surrogate, no nesting past serde_json's
+/// nesting limit (127 levels, counted from the answer around it). One pass over the bytes, nothing allocated.
+pub fn check_readable(text: &str) -> Result<(), String> {
+    let unreadable = |why: String| Err(format!("serde_json cannot read it: {why}"));
+    let bytes = text.as_bytes();
+    let (mut i, mut depth) = (0, 1);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    if bytes[i] != b'\\' {
+                        i += 1;
+                        continue;
+                    }
+                    if bytes.get(i + 1) != Some(&b'u') {
+                        i += 2;
+                        continue;
+                    }
+                    let unit = hex4(bytes.get(i + 2..i + 6));
+                    let low = (bytes.get(i + 6..i + 8) == Some(b"\\u"))
+                        .then(|| hex4(bytes.get(i + 8..i + 12)));
+                    match (unit, low) {
+                        (0xD800..=0xDBFF, Some(0xDC00..=0xDFFF)) => i += 6,
+                        (0xD800..=0xDFFF, _) => {
+                            return unreadable(format!("a lone surrogate \\u{unit:04x}"))
+                        }
+                        _ => {}
+                    }
+                    i += 6;
+                }
+            }
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > 127 {
+                    return unreadable("nested more than 127 levels deep".to_string());
+                }
+            }
+            b']' | b'}' => depth -= 1,
+            b'-' | b'0'..=b'9' => {
+                let end = bytes[i..]
+                    .iter()
+                    .position(|b| !matches!(b, b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9'))
+                    .map_or(bytes.len(), |n| i + n);
+                let number = &text[i..end];
+                if !number.parse::<f64>().is_ok_and(f64::is_finite) {
+                    return unreadable(format!("the number {number} is out of range"));
+                }
+                i = end;
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+/// The value of four hex digits (valid JSON has them after `\\u`).
+fn hex4(digits: Option<&[u8]>) -> u32 {
+    digits.unwrap_or_default().iter().fold(0, |value, digit| {
+        value * 16 + (*digit as char).to_digit(16).unwrap_or(0)
+    })
+}
+
 /// A patch as tokens (unescaped) and its value.
 type Tokens<'p> = (&'p [Cow<'p, str>], &'p Value);
 
@@ -496,6 +562,45 @@ mod text_tests {
             patched,
             r#"{"a":{"b" : [1, 2.50, "\u00e9"]},"c":{"d":"y"}}"#
         );
+    }
+}
+
+#[cfg(test)]
+mod readable_tests {
+    use super::check_readable;
+
+    /// (JSON text, whether serde_json reads it): the check agrees with serde_json.
+    #[test]
+    fn what_serde_json_reads_passes() {
+        let deep = |levels: usize| format!("{}1{}", "[".repeat(levels), "]".repeat(levels));
+        let cases = [
+            (
+                r#"{"a": [1, -0, 2.5e-3, 1e308, 123456789012345678901234567890]}"#.to_string(),
+                true,
+            ),
+            (r#"{"a": 1e309}"#.to_string(), false),
+            (r#"{"a": -1.8e308}"#.to_string(), false),
+            (
+                r#"{"a": "x\"1e999\\", "b": "\ud83d\ude00 \u00e9"}"#.to_string(),
+                true,
+            ),
+            (r#"{"a": "\ud83d"}"#.to_string(), false),
+            (r#"{"a": "\ude00\ud83d"}"#.to_string(), false),
+            (r#"{"a": "\ud83d\u0041"}"#.to_string(), false),
+            (r#"{"\udfff": 1}"#.to_string(), false),
+            (deep(126), true),
+            (deep(127), false),
+        ];
+        for (text, readable) in cases {
+            // As the answer holds it: one level more.
+            let answer = format!(r#"{{"mutated_object": {text}}}"#);
+            assert_eq!(
+                serde_json::from_str::<serde_json::Value>(&answer).is_ok(),
+                readable,
+                "serde_json on {text}"
+            );
+            assert_eq!(check_readable(&text).is_ok(), readable, "{text}");
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 //! mutated: what would have been a violation becomes a warning. A fix the API server would drop
 //! or refuse ([`AdmissionRequest::immutable_reason`]) is a violation that says why.
 
-use crate::patch::{apply_to_text, Patch};
+use crate::patch::{apply_to_text, check_readable, Patch};
 use crate::reference::ImageRef;
 use crate::request::{AdmissionRequest, Mutable};
 use crate::workload::ContainerRef;
@@ -141,7 +141,10 @@ impl Verdict {
             return response;
         }
         let text = object().map(|text| text.unwrap_or("null"));
-        match text.and_then(|text| apply_to_text(text, &self.patches)) {
+        let mutated = text.and_then(|text| apply_to_text(text, &self.patches));
+        // The views skipped what no rule reads without checking it; what is copied is checked.
+        let mutated = mutated.and_then(|mutated| check_readable(&mutated).map(|_| mutated));
+        match mutated {
             Ok(mutated) => response.mutated_object = Some(mutated),
             Err(why) => {
                 response.accepted = false;
@@ -212,14 +215,23 @@ impl Response {
 }
 
 impl From<Response> for ValidationResponse {
+    /// For native callers: the mutated object as a tree (a text serde_json cannot read, which
+    /// the views' checks should make impossible, becomes a rejection rather than a panic).
     fn from(response: Response) -> Self {
+        let message = response.message();
+        let mutated = response
+            .mutated_object
+            .map(|text| serde_json::from_str::<serde_json::Value>(&text));
+        let (accepted, message, mutated_object) = match mutated {
+            Some(Err(e)) => (false, Some(format!("cannot mutate the object: {e}")), None),
+            Some(Ok(object)) => (response.accepted, message, Some(object)),
+            None => (response.accepted, message, None),
+        };
         ValidationResponse {
-            accepted: response.accepted,
-            message: response.message(),
+            accepted,
+            message,
             code: response.code,
-            mutated_object: response
-                .mutated_object
-                .map(|text| serde_json::from_str(&text).expect("a patched object is JSON")),
+            mutated_object,
             audit_annotations: None,
             warnings: response.warnings,
         }

@@ -1,6 +1,9 @@
 //! Borrowed, typed views of exactly what the rules read in an object, decoded straight from the
 //! request's JSON text; everything else (`managedFields`, env, probes, annotations) is skipped
-//! with [`IgnoredAny`], without allocating.
+//! with [`IgnoredAny`], without allocating. Skipping checks the JSON grammar but not what a
+//! `Value` would refuse besides (a number out of range, a lone surrogate, nesting past 128), as
+//! the API server skips the fields it does not know; text copied into a mutated object is
+//! checked first ([`crate::patch::check_readable`]).
 //!
 //! A view never fails on an unexpected JSON type: it records what it found ([`Shape`]), and the
 //! walker ([`crate::workload`]) turns that into the same message as for any malformed object.
@@ -847,6 +850,57 @@ mod tests {
             super::value_between(b"elsewhere", (after_key, next_key)),
             None
         );
+    }
+
+    /// What the host could not read is skipped where no rule reads it, as the API server skips
+    /// fields it does not know; a mutation, which copies it, is refused with serde_json's reason.
+    #[test]
+    fn unreadable_json_in_skipped_fields_is_never_copied() {
+        use crate::entry::{respond, Policy};
+        use crate::host::{FixtureHost, Host};
+        use crate::verdict::Verdict;
+        #[derive(Debug, Default, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct NoSettings {}
+        impl crate::settings::PolicySettings for NoSettings {}
+        /// Pins every image to a made-up digest.
+        struct Pin;
+        impl Policy for Pin {
+            type Settings = NoSettings;
+            fn evaluate(
+                _: &Self::Settings,
+                request: &AdmissionRequest,
+                workload: &Workload,
+                _: &dyn Host,
+            ) -> Verdict {
+                let mut verdict = Verdict::for_request(request);
+                for container in &workload.containers {
+                    let image = format!("{}@sha256:0", container.image.unwrap_or_default());
+                    verdict.fix(
+                        container,
+                        container.image_pointer(),
+                        json!(image),
+                        "unpinned",
+                    );
+                }
+                verdict
+            }
+        }
+        let deep = format!("{}1{}", "[".repeat(130), "]".repeat(130));
+        for unreadable in ["1e400", r#""\ud800""#, deep.as_str(), "-1e999"] {
+            let object = format!(
+                r#"{{"metadata": {{"x": {unreadable}}}, "spec": {{"containers": [{{"image": "a"}}]}}}}"#
+            );
+            let payload = pod(&object, true);
+            assert!(serde_json::from_str::<Value>(&object).is_err());
+            let response = respond::<Pin>(payload.as_bytes(), &FixtureHost::default());
+            assert!(!response.accepted, "{payload}");
+            let message = response.message().unwrap();
+            assert!(
+                message.starts_with("cannot mutate the object: serde_json cannot read it: "),
+                "{message}"
+            );
+        }
     }
 
     #[test]
