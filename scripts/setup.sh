@@ -2,6 +2,7 @@
 # Everything a fresh Debian machine needs, installed only when missing:
 # - the Rust toolchain of rust-toolchain.toml (with wasm32-wasip1, clippy, rustfmt);
 # - libssl-dev and pkg-config, which the release tooling (sigstore, oci-client) links against;
+# - binaryen (wasm-opt), which shrinks every module after cargo builds it;
 # - with --test: Debian's docker-registry (a real OCI registry for the tests), skopeo, and
 #   apache2-utils (htpasswd, for the registries with authentication).
 set -euo pipefail
@@ -11,6 +12,7 @@ rustup toolchain install
 
 packages=()
 pkg-config --exists openssl 2>/dev/null || packages+=(libssl-dev pkg-config)
+command -v wasm-opt >/dev/null || packages+=(binaryen)
 if [[ "${1:-}" == "--test" ]]; then
   command -v docker-registry >/dev/null || packages+=(docker-registry)
   command -v skopeo >/dev/null || packages+=(skopeo)
