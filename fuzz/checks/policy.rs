@@ -3,7 +3,7 @@
 //! `fuzz_regressions` unit test, which replays `fuzz/regressions/` through that policy.
 #![allow(dead_code)]
 
-use sdk_shim::entry::{evaluate_payload, Policy};
+use sdk_shim::entry::{evaluate_payload, validate, Policy};
 use sdk_shim::host::FixtureHost;
 use sdk_shim::settings::decode_settings;
 use serde_json::{json, Value};
@@ -13,8 +13,13 @@ pub fn settings<P: Policy>(data: &[u8]) {
     let _ = decode_settings::<P::Settings>(data);
 }
 
-/// A whole `validate` payload must be judged, never panic, and its response must encode.
+/// A whole `validate` payload must be judged, never panic, and its response must encode; the
+/// answer the module writes (the mutated object copied in as text) must be one the host reads.
 pub fn request<P: Policy>(data: &[u8], host: &FixtureHost) {
+    let answer = validate::<P>(data, host);
+    if let Err(e) = serde_json::from_slice::<Value>(&answer) {
+        panic!("the host cannot read the answer: {e}");
+    }
     let response = evaluate_payload::<P>(data, host);
     if response.accepted {
         assert!(

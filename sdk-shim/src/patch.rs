@@ -91,7 +91,8 @@ fn splice_anchored(text: &str, patches: &[Patch]) -> Option<String> {
         // The string and its quotes lie in this text.
         let start = at.checked_sub(base)?.checked_sub(1)?;
         let end = start + len + 2;
-        if end > bytes.len() || bytes[start] != b'"' || bytes[end - 1] != b'"' {
+        let quoted = bytes.get(start..end)?;
+        if quoted.first() != Some(&b'"') || quoted.last() != Some(&b'"') {
             return None;
         }
         edits.push(match patch.anchor? {
@@ -238,8 +239,8 @@ fn write_patched(text: &str, patches: &[Tokens], out: &mut String) -> Option<()>
                     None => added.push((&tokens[0], value)),
                 }
             }
-            for (key, value) in added {
-                if out.len() > 1 && !out.ends_with('{') {
+            for (i, (key, value)) in added.into_iter().enumerate() {
+                if i > 0 || !members.is_empty() {
                     out.push(',');
                 }
                 write_key(key, out);
@@ -467,7 +468,7 @@ mod text_tests {
     use super::*;
     use serde_json::json;
 
-    const OBJECT: &str = r#"{"kind":"Pod","metadata":{"name":"web","annotations":{"a\"b":"x"}},
+    const OBJECT: &str = r#"{"kind":"Pod","metadata":{"name":"web","annotations":{"a\"b":"x","c\\d":"y","e\u0001f":"z"}},
         "spec":{"containers":[{"name":"web","image":"nginx"},{"name":"api","image":"ghcr.io/acme/api:1"}],
         "imagePullSecrets":[{"name":"old"}],"dup":1,"dup":2,"x/y":{"~":0}}}"#;
 
@@ -518,9 +519,25 @@ mod text_tests {
             ),
             // A key written with escapes, a pointer token with ~1 and ~0, a repeated key.
             (vec![patch("/metadata/annotations/a\"b", json!("y"))], true),
+            (vec![patch("/metadata/annotations/new", json!("n"))], true),
             (vec![patch("/spec/x~1y/~0", json!(1))], true),
             (vec![patch("/spec/dup", json!(3))], true),
             (vec![patch("/spec/new", json!({"k": "v"}))], true),
+            (
+                vec![
+                    patch("/spec/new", json!(1)),
+                    patch("/spec/other", json!(2)),
+                    patch("/spec/new", json!(3)),
+                ],
+                true,
+            ),
+            (
+                vec![
+                    patch("/spec/x~1y/~0", json!(1)),
+                    patch("/metadata/labels", json!({})),
+                ],
+                true,
+            ),
             // Left to the tree: appending, a patch inside a value also set, nowhere to go.
             (
                 vec![patch("/spec/containers/2", json!({"image": "x"}))],
@@ -547,6 +564,32 @@ mod text_tests {
             let patched = apply_to_text(OBJECT, &patches)
                 .map(|text| serde_json::from_str::<Value>(&text).expect("JSON"));
             assert_eq!(patched, by_tree(&patches), "{patches:?}");
+        }
+    }
+
+    /// Members added to an empty object and to one with members, commas between.
+    #[test]
+    fn added_members_are_separated() {
+        let patch = |pointer: &str| Patch {
+            pointer: pointer.to_string(),
+            value: json!(1),
+            anchor: None,
+        };
+        let cases = [
+            ("{}", vec![patch("/a"), patch("/b")], r#"{"a":1,"b":1}"#),
+            (r#"{"x":0}"#, vec![patch("/a")], r#"{"x":0,"a":1}"#),
+            (
+                r#"{"x":{}}"#,
+                vec![patch("/x/a"), patch("/y")],
+                r#"{"x":{"a":1},"y":1}"#,
+            ),
+        ];
+        for (text, patches, expected) in cases {
+            assert_eq!(
+                patch_text(text, &patches).as_deref(),
+                Some(expected),
+                "{text}"
+            );
         }
     }
 
@@ -591,6 +634,11 @@ mod readable_tests {
             (r#"{"\udfff": 1}"#.to_string(), false),
             (deep(126), true),
             (deep(127), false),
+            // Depth counts nesting, not brackets.
+            (format!("[{}[]]", "[],".repeat(200)), true),
+            (r#"{"a": "ab\ud83d"}"#.to_string(), false),
+            (r#"{"a": "\ud83d\ude00 x \ud800"}"#.to_string(), false),
+            (r#"{"a": "\u00e9\ud800"}"#.to_string(), false),
         ];
         for (text, readable) in cases {
             // As the answer holds it: one level more.
@@ -601,6 +649,10 @@ mod readable_tests {
                 "serde_json on {text}"
             );
             assert_eq!(check_readable(&text).is_ok(), readable, "{text}");
+        }
+        // Text cut short is no valid JSON, but still no panic.
+        for cut in [r#"{"a": "abc"#, r#"{"a": "\u12"#, r#"{"a": "\"#] {
+            assert!(check_readable(cut).is_ok(), "{cut}");
         }
     }
 }

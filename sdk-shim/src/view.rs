@@ -903,6 +903,47 @@ mod tests {
         }
     }
 
+    /// Request keys written with escapes are the same keys; a non-string image is missing.
+    #[test]
+    fn keys_with_escapes_and_images_of_other_types() {
+        let payload = r#"{"request": {"\u006bind": {"kind": "Pod", "version": "v1"},
+            "operation": "CREATE", "ob\u006aect": {"spec": {"containers": [
+            {"name": "a", "image": {"x": [1, {"y": 2}]}}, {"name": "b", "image": [1, [2]]},
+            {"name": "c", "image": null}, {"name": "d", "image": true}]}}}}"#;
+        let decoded: ValidationPayload<Value> =
+            ValidationPayload::decode(payload.as_bytes()).unwrap();
+        assert_eq!(decoded.request.kind.kind, "Pod");
+        let trees = Trees::of_payload(payload.as_bytes());
+        let workload = Workload::from_request(&decoded.request, &[], &trees).unwrap();
+        let found: Vec<_> = workload
+            .containers
+            .iter()
+            .map(|c| (c.name.unwrap(), c.image))
+            .collect();
+        assert_eq!(found, [("a", None), ("b", None), ("c", None), ("d", None)]);
+    }
+
+    /// A pod spec that is not an object, at the end of a longer path.
+    #[test]
+    fn a_template_spec_that_is_no_object_is_malformed() {
+        for (spec, found) in [(r#""x""#, "a string"), ("null", "null"), ("[]", "a list")] {
+            let request = json!({"kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
+                "operation": "CREATE", "object": {"spec": {"template": {"spec": 0}}}})
+            .to_string()
+            .replace(r#""spec":0"#, &format!(r#""spec":{spec}"#));
+            let request: Value = serde_json::from_str(&request).unwrap();
+            let (viewed, text) = both_ways(&request);
+            let expected = format!("/spec/template/spec must be an object, found {found}");
+            assert_eq!(viewed, expected);
+            assert_eq!(text, expected);
+            // A Pod's spec is one step from the root.
+            let pod = json!({"kind": {"group": "", "version": "v1", "kind": "Pod"},
+                "operation": "CREATE", "object": {"spec": serde_json::from_str::<Value>(spec).unwrap()}});
+            let expected = format!("/spec must be an object, found {found}");
+            assert_eq!(both_ways(&pod), (expected.clone(), expected));
+        }
+    }
+
     #[test]
     fn the_request_is_decoded_as_before() {
         let bad = [
