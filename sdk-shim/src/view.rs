@@ -817,16 +817,15 @@ mod tests {
             // The next key has escapes: the same.
             format!(r#"{{"request": {{{kind}, "object": {object}, "\u0075id": "1"}}}}"#),
         ];
-        for payload in payloads {
+        for (i, payload) in payloads.iter().enumerate() {
             let decoded: ValidationPayload<Value> =
                 ValidationPayload::decode(payload.as_bytes()).unwrap();
-            assert!(
-                matches!(
-                    decoded.request.object,
-                    crate::view::ObjectSource::Viewed { .. }
-                ),
-                "{payload}"
-            );
+            let crate::view::ObjectSource::Viewed { span, .. } = decoded.request.object else {
+                panic!("not viewed: {payload}");
+            };
+            // The first two have a plain key after the object: the text is found between them.
+            let between = span.and_then(|span| super::value_between(payload.as_bytes(), span));
+            assert_eq!(between, (i < 2).then_some(object), "{payload}");
             let trees = Trees::of_payload(payload.as_bytes());
             let text = decoded.request.object(&trees).text().unwrap();
             assert_eq!(text, Some(object), "{payload}");
@@ -962,6 +961,10 @@ mod tests {
             (
                 r#"{"request": {"kind": {"kind": "Pod"}, "uid": 1}}"#,
                 "invalid type",
+            ),
+            (
+                r#"{"request": ["u", {"kind": "Pod"}]}"#,
+                "invalid type: sequence, expected an AdmissionRequest object",
             ),
             (
                 r#"{"request": {"kind": {"kind": "Pod"}, "object": {"spec": }}}"#,
