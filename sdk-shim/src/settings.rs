@@ -82,12 +82,7 @@ fn decode_object<T: DeserializeOwned + Default>(object: Map<String, Value>) -> R
     if object.is_empty() {
         return Ok(T::default());
     }
-    let object = Value::Object(object);
-    // Most settings are valid: decode them plainly, and track the path only to explain an error.
-    if let Ok(decoded) = T::deserialize(&object) {
-        return Ok(decoded);
-    }
-    serde_path_to_error::deserialize(object).map_err(|e| {
+    serde_path_to_error::deserialize(Value::Object(object)).map_err(|e| {
         let path = e.path().to_string();
         let why = strip_position(e.inner());
         if path == "." {
