@@ -325,7 +325,7 @@ mod tests {
     /// The answer's JSON says what a serialised `ValidationResponse` says, escapes included.
     #[test]
     fn the_answer_is_a_validation_response() {
-        let awkward = "quote \" backslash \\ newline \n tab \t bell \u{7} del \u{7f} é \u{2028}";
+        let awkward = "quote \" backslash \\ newline \n return \r tab \t backspace \u{8} form feed \u{c} bell \u{7} del \u{7f} é \u{2028}";
         let one = |violations: Vec<&str>| Response {
             violations: violations.into_iter().map(str::to_string).collect(),
             code: Some(400),
