@@ -2,8 +2,8 @@
 //! host: the same cases the policy's native tests run. The host calls the cases make are the
 //! policy's capabilities as behaviour shows them; they must be what its `metadata.yml` declares.
 
-use crate::{HostCapabilities, PolicyModule};
-use sdk_shim::cases::{Answer, CaseTable};
+use crate::{HostCapabilities, PolicyInstance, PolicyModule};
+use sdk_shim::cases::{Answer, Case, CaseTable, LoadedHost};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -56,16 +56,35 @@ impl Used {
     }
 }
 
-/// Runs every case of the table in `dir` through `wasm`; returns how many ran, or every failure.
-pub fn run_table(dir: &Path, wasm: &Path) -> Result<usize, String> {
-    let table = CaseTable::load(dir)?;
-    let module = PolicyModule::load(wasm).map_err(|e| format!("{e:#}"))?;
-    let mut used = Used::default();
-    // One instance kept warm across the cases must answer as the fresh ones do.
-    let warm = module
-        .instantiate(Arc::new(HostCapabilities::new()))
-        .map_err(|e| format!("{e:#}"))?;
-    let ran = table.run(|case, request, host| {
+/// Runs cases through one compiled policy: a fresh instance per case, as policy-server makes one
+/// per request, and a warm one that must answer alike.
+pub struct WasmRunner {
+    module: PolicyModule,
+    warm: PolicyInstance,
+    /// The host calls the cases made.
+    pub used: Used,
+}
+
+impl WasmRunner {
+    pub fn new(wasm: &Path) -> Result<Self, String> {
+        let module = PolicyModule::load(wasm).map_err(|e| format!("{e:#}"))?;
+        let warm = module
+            .instantiate(Arc::new(HostCapabilities::new()))
+            .map_err(|e| format!("{e:#}"))?;
+        Ok(WasmRunner {
+            module,
+            warm,
+            used: Used::default(),
+        })
+    }
+
+    /// One case's answer.
+    pub fn evaluate(
+        &mut self,
+        case: &Case,
+        request: Option<&Value>,
+        host: &LoadedHost,
+    ) -> Result<Answer, String> {
         let mut capabilities = HostCapabilities::new();
         for (image, answer) in &host.digests {
             capabilities = match answer {
@@ -75,8 +94,8 @@ pub fn run_table(dir: &Path, wasm: &Path) -> Result<usize, String> {
         }
         capabilities.resources = host.resources.clone();
         let capabilities = Arc::new(capabilities);
-        // A fresh instance per case, as policy-server makes one per request.
-        let instance = module
+        let instance = self
+            .module
             .instantiate(capabilities.clone())
             .map_err(|e| format!("{e:#}"))?;
         let settings = instance
@@ -98,7 +117,8 @@ pub fn run_table(dir: &Path, wasm: &Path) -> Result<usize, String> {
             &response,
             host.digests.is_empty() && host.resources.is_empty(),
         ) {
-            let again = warm
+            let again = self
+                .warm
                 .validate(request, &case.settings)
                 .map_err(|e| format!("{e:#}"))?;
             if &serde_json::to_value(again).map_err(|e| e.to_string())? != fresh {
@@ -106,14 +126,22 @@ pub fn run_table(dir: &Path, wasm: &Path) -> Result<usize, String> {
             }
         }
         for call in capabilities.calls() {
-            used.record(&call);
+            self.used.record(&call);
         }
         Ok(Answer {
             settings_valid: settings.valid,
             settings_message: settings.message,
             response,
         })
-    });
+    }
+}
+
+/// Runs every case of the table in `dir` through `wasm`; returns how many ran, or every failure.
+pub fn run_table(dir: &Path, wasm: &Path) -> Result<usize, String> {
+    let table = CaseTable::load(dir)?;
+    let mut runner = WasmRunner::new(wasm)?;
+    let ran = table.run(|case, request, host| runner.evaluate(case, request, host));
+    let used = runner.used;
     let declared = Used::declared(dir);
     let mut failures: Vec<String> = ran.as_ref().err().cloned().into_iter().collect();
     if used != declared {

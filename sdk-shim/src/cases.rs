@@ -8,9 +8,13 @@
 //!   cluster: test_data/cluster.json # Kubernetes objects: a `List`, one object, or YAML documents
 //!   digests:                        # fully-qualified image -> digest, or {error: why}
 //!     docker.io/library/nginx:1.25: sha256:…
+//! policy: pin-digest                 # optional: the policy `image-policies test` runs the table
+//!                                   # with (a name, from dist/, or a path to a .wasm)
 //! cases:
 //!   - name: an unpinned image is refused      # unique in the table
 //!     request: test_data/pod_latest.json     # an AdmissionReview or its `request`
+//!     # or: manifest: deploy.yml             # a manifest's first object, created as the API
+//!     #     namespace: team-a                # server would send it (namespace default `default`)
 //!     requestChanges:                        # optional: values set in the request first
 //!       /object/spec/containers/0/image: "[::1]"
 //!     settings: {exemptImages: []}           # default {}
@@ -44,6 +48,8 @@ pub const CASES_FILE: &str = "cases.yml";
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CaseTable {
+    /// The policy the table is about, for runners that take tables from anywhere.
+    pub policy: Option<String>,
     #[serde(default)]
     pub host: HostState,
     pub cases: Vec<Case>,
@@ -75,6 +81,10 @@ impl Default for Bench {
 pub struct Case {
     pub name: String,
     pub request: Option<PathBuf>,
+    /// A manifest whose first object is wrapped into a CREATE request (`crate::review`).
+    pub manifest: Option<PathBuf>,
+    /// The namespace a `manifest` without one is created in.
+    pub namespace: Option<String>,
     /// JSON pointer (into the `request`) -> value set there before the request is evaluated.
     #[serde(default)]
     pub request_changes: BTreeMap<String, Value>,
@@ -146,8 +156,13 @@ pub struct Answer {
 impl CaseTable {
     /// Reads `<dir>/cases.yml`.
     pub fn load(dir: &Path) -> Result<Self, String> {
-        let path = dir.join(CASES_FILE);
-        let text = std::fs::read_to_string(&path)
+        Self::load_file(&dir.join(CASES_FILE))
+    }
+
+    /// Reads a table from any file; its paths are relative to the file's folder.
+    pub fn load_file(path: &Path) -> Result<Self, String> {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let mut table: CaseTable =
             yaml_serde::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -192,14 +207,31 @@ impl CaseTable {
 
     /// The `request` of a case's request file (which may hold a whole `AdmissionReview`).
     pub fn request_for(&self, case: &Case) -> Result<Option<Value>, String> {
-        let Some(file) = &case.request else {
-            return Ok(None);
+        let (file, wrap) = match (&case.request, &case.manifest) {
+            (Some(_), Some(_)) => return Err("give either request or manifest, not both".into()),
+            (Some(file), None) => (file, false),
+            (None, Some(file)) => (file, true),
+            (None, None) => return Ok(None),
         };
         let path = self.dir.join(file);
         let value = read_objects(&path)?
             .into_iter()
             .next()
             .ok_or_else(|| format!("{} is empty", path.display()))?;
+        if wrap {
+            let namespace = case.namespace.as_deref().unwrap_or("default");
+            let mut request = crate::review::create_request(&value, namespace, &case.name);
+            for (pointer, new) in &case.request_changes {
+                let slot = request.pointer_mut(pointer).ok_or_else(|| {
+                    format!(
+                        "requestChanges: {pointer} is not in the request for {}",
+                        path.display()
+                    )
+                })?;
+                *slot = new.clone();
+            }
+            return Ok(Some(request));
+        }
         let mut request = match value.get("request") {
             Some(request)
                 if value.get("kind").and_then(Value::as_str) == Some("AdmissionReview") =>
@@ -221,28 +253,39 @@ impl CaseTable {
     /// failure, each naming its case.
     pub fn run(
         &self,
-        mut evaluate: impl FnMut(&Case, Option<&Value>, &LoadedHost) -> Result<Answer, String>,
+        evaluate: impl FnMut(&Case, Option<&Value>, &LoadedHost) -> Result<Answer, String>,
     ) -> Result<usize, String> {
-        let mut failures = Vec::new();
-        for case in &self.cases {
-            let outcome = (|| {
-                let host = self.host_for(case)?;
-                let request = self.request_for(case)?;
-                let answer = evaluate(case, request.as_ref(), &host)?;
-                case.check(&answer, request.as_ref(), &host)
-            })();
-            if let Err(why) = outcome {
-                failures.push(format!(
-                    "{}: case '{}': {why}",
-                    self.dir.display(),
-                    case.name
-                ));
-            }
-        }
+        let failures: Vec<String> = self
+            .run_each(evaluate)
+            .into_iter()
+            .filter_map(|(name, outcome)| {
+                let why = outcome.err()?;
+                Some(format!("{}: case '{name}': {why}", self.dir.display()))
+            })
+            .collect();
         match failures.is_empty() {
             true => Ok(self.cases.len()),
             false => Err(failures.join("\n")),
         }
+    }
+
+    /// Runs every case with `evaluate`: each case's name and whether it passed.
+    pub fn run_each(
+        &self,
+        mut evaluate: impl FnMut(&Case, Option<&Value>, &LoadedHost) -> Result<Answer, String>,
+    ) -> Vec<(String, Result<(), String>)> {
+        self.cases
+            .iter()
+            .map(|case| {
+                let outcome = (|| {
+                    let host = self.host_for(case)?;
+                    let request = self.request_for(case)?;
+                    let answer = evaluate(case, request.as_ref(), &host)?;
+                    case.check(&answer, request.as_ref(), &host)
+                })();
+                (case.name.clone(), outcome)
+            })
+            .collect()
     }
 }
 

@@ -12,6 +12,8 @@ pub mod pattern;
 pub mod reference;
 pub mod registry_host;
 pub mod request;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod review;
 pub mod settings;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;

@@ -1,0 +1,286 @@
+//! Writing a mutation back into a manifest's text, keeping everything else (comments, key order,
+//! quoting, other documents) as it was. Only what the policies change can be written: a string
+//! replaced in place, or a string member added beside a one-line sibling (`imagePullPolicy`
+//! after `image`). Anything else is reported, never guessed; and the fixed text must read back
+//! as exactly the mutated object, or it is not written.
+
+use crate::manifests::{parse_documents, CharIndex, Place, Places};
+use saphyr_parser::ScalarStyle;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// One text edit: replace bytes `start..end` with `text`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Edit {
+    pub start: usize,
+    pub end: usize,
+    pub text: String,
+}
+
+/// The edits that write `changes` (pointer below `prefix` -> new value) into `text`, or why a
+/// change cannot be written.
+pub fn edits_for(
+    text: &str,
+    places: &Places,
+    prefix: &str,
+    changes: &BTreeMap<String, Value>,
+) -> Result<Vec<Edit>, String> {
+    let chars = CharIndex::new(text);
+    let mut edits = Vec::new();
+    for (pointer, value) in changes {
+        let Value::String(new) = value else {
+            return Err(format!(
+                "{pointer}: only strings can be written in place (set it to {value} by hand)"
+            ));
+        };
+        let full = format!("{prefix}{pointer}");
+        if let Some(place) = places.get(&full) {
+            let Some(style) = place.style.filter(|_| one_line(place)) else {
+                return Err(format!(
+                    "{pointer}: not a one-line string in the text (set it to '{new}' by hand)"
+                ));
+            };
+            edits.push(Edit {
+                start: chars.byte(place.value.start.index()),
+                end: chars.byte(place.value.end.index()),
+                text: scalar(new, style, place.flow),
+            });
+            continue;
+        }
+        let (parent, key) = full.rsplit_once('/').unwrap_or(("", &full));
+        let key = key.replace("~1", "/").replace("~0", "~");
+        let sibling = places
+            .iter()
+            .filter(|(p, place)| {
+                p.rsplit_once('/').map(|(up, _)| up) == Some(parent)
+                    && place.key.is_some()
+                    && place.style.is_some()
+                    && one_line(place)
+            })
+            .max_by_key(|(p, place)| (p.ends_with("/image"), place.value.start.index()));
+        let Some((_, sibling)) = sibling else {
+            return Err(format!(
+                "{pointer}: no one-line member beside it to write it after (add it by hand: '{new}')"
+            ));
+        };
+        let end = chars.byte(sibling.value.end.index());
+        let member = match sibling.flow {
+            true => Edit {
+                start: end,
+                end,
+                text: format!(", {}: {}", json(&key), json(new)),
+            },
+            false => {
+                let line_end = text[end..].find('\n').map_or(text.len(), |i| end + i);
+                let key_place = sibling.key.expect("filtered on a key");
+                Edit {
+                    start: line_end,
+                    end: line_end,
+                    text: format!(
+                        "\n{}{}: {}",
+                        " ".repeat(key_place.start.col()),
+                        scalar(&key, ScalarStyle::Plain, false),
+                        scalar(new, ScalarStyle::Plain, false)
+                    ),
+                }
+            }
+        };
+        edits.push(member);
+    }
+    Ok(edits)
+}
+
+/// `text` with `edits` applied (they must not overlap).
+pub fn apply(text: &str, edits: &[Edit]) -> String {
+    let mut sorted: Vec<&Edit> = edits.iter().collect();
+    sorted.sort_by_key(|e| (e.start, e.end));
+    let mut out = String::with_capacity(text.len() + 64);
+    let mut at = 0;
+    for edit in sorted {
+        out.push_str(&text[at..edit.start]);
+        out.push_str(&edit.text);
+        at = edit.end;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
+/// Whether `fixed` reads as `expected`: document -> (prefix, object) for every changed object,
+/// and every other document unchanged from `original`.
+pub fn verify(
+    original: &str,
+    fixed: &str,
+    expected: &BTreeMap<usize, Vec<(String, Value)>>,
+) -> Result<(), String> {
+    let before = parse_documents(original).map_err(|e| format!("{e:#}"))?;
+    let after =
+        parse_documents(fixed).map_err(|e| format!("the fixed text does not read: {e:#}"))?;
+    if before.len() != after.len() {
+        return Err("the fixed text has another number of documents".to_string());
+    }
+    for (index, (mut was, now)) in before.into_iter().zip(after).enumerate() {
+        for (prefix, object) in expected.get(&index).into_iter().flatten() {
+            match was.pointer_mut(prefix) {
+                Some(slot) => *slot = object.clone(),
+                None if prefix.is_empty() => was = object.clone(),
+                None => return Err(format!("document {}: {prefix} is gone", index + 1)),
+            }
+        }
+        if was != now {
+            return Err(format!(
+                "document {} does not read back as the mutated object",
+                index + 1
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn one_line(place: &Place) -> bool {
+    place.value.start.line() == place.value.end.line()
+}
+
+fn json(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_default()
+}
+
+/// `text` written as a scalar of `style` where that reads back as the same string, else
+/// double-quoted.
+fn scalar(text: &str, style: ScalarStyle, flow: bool) -> String {
+    match style {
+        ScalarStyle::Plain if plain_is_string(text, flow) => text.to_string(),
+        ScalarStyle::SingleQuoted if !text.contains('\n') => {
+            format!("'{}'", text.replace('\'', "''"))
+        }
+        _ => json(text),
+    }
+}
+
+/// Whether `text` written plain reads back as this same string (not a number, boolean or null,
+/// and nothing YAML would read as syntax). Conservative: image references and pull policies
+/// pass, odd strings get quoted.
+fn plain_is_string(text: &str, flow: bool) -> bool {
+    let safe_char = |c: char| c.is_ascii_alphanumeric() || "._/:@+-,".contains(c);
+    let first_ok = text.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
+    let typed = matches!(
+        text.to_ascii_lowercase().as_str(),
+        "true" | "false" | "null" | "yes" | "no" | "on" | "off" | "y" | "n" | "~"
+    );
+    first_ok
+        && !typed
+        && text.chars().all(safe_char)
+        && !text.contains(": ")
+        && !text.ends_with(':')
+        && (!flow || !text.contains(','))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifests::places_of;
+    use serde_json::json;
+
+    fn fix(text: &str, changes: &[(&str, &str)]) -> Result<String, String> {
+        let places = places_of(text).map_err(|e| e.to_string())?.remove(0);
+        let changes: BTreeMap<String, Value> = changes
+            .iter()
+            .map(|(p, v)| (p.to_string(), json!(v)))
+            .collect();
+        let edits = edits_for(text, &places, "", &changes)?;
+        Ok(apply(text, &edits))
+    }
+
+    #[test]
+    fn a_string_is_replaced_in_its_own_quoting_and_comments_stay() {
+        let text = "spec:\n  containers:\n  - name: web # the app\n    image: nginx # unpinned\n  - name: b\n    image: \"busybox\"\n  - name: c\n    image: 'redis'\n";
+        let fixed = fix(
+            text,
+            &[
+                ("/spec/containers/0/image", "nginx@sha256:ab"),
+                ("/spec/containers/1/image", "busybox:1.36"),
+                ("/spec/containers/2/image", "it's"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            fixed,
+            "spec:\n  containers:\n  - name: web # the app\n    image: nginx@sha256:ab # unpinned\n  - name: b\n    image: \"busybox:1.36\"\n  - name: c\n    image: 'it''s'\n"
+        );
+    }
+
+    #[test]
+    fn a_member_is_added_after_the_image_at_its_indentation() {
+        let text = "containers:\n- image: nginx:latest   # x\n  name: web\n  ports: [80]\n";
+        let fixed = fix(text, &[("/containers/0/imagePullPolicy", "Always")]).unwrap();
+        assert_eq!(
+            fixed,
+            "containers:\n- image: nginx:latest   # x\n  imagePullPolicy: Always\n  name: web\n  ports: [80]\n"
+        );
+    }
+
+    #[test]
+    fn json_is_fixed_as_json() {
+        let text = "{\"containers\": [{\"name\": \"web\", \"image\": \"nginx\"}]}";
+        let fixed = fix(
+            text,
+            &[
+                ("/containers/0/image", "docker.io/library/nginx:1"),
+                ("/containers/0/imagePullPolicy", "IfNotPresent"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            fixed,
+            "{\"containers\": [{\"name\": \"web\", \"image\": \"docker.io/library/nginx:1\", \"imagePullPolicy\": \"IfNotPresent\"}]}"
+        );
+        let value: Value = serde_json::from_str(&fixed).unwrap();
+        assert_eq!(value["containers"][0]["imagePullPolicy"], "IfNotPresent");
+    }
+
+    #[test]
+    fn strings_that_would_read_as_something_else_are_quoted() {
+        for (text, plain) in [
+            ("nginx", true),
+            ("ghcr.io/a/b:1@sha256:ab", true),
+            ("true", false),
+            ("No", false),
+            ("1.5", false),
+            ("a: b", false),
+            ("#x", false),
+            ("a,b", true),
+            ("", false),
+        ] {
+            assert_eq!(plain_is_string(text, false), plain, "{text}");
+        }
+        assert!(!plain_is_string("a,b", true));
+        assert_eq!(scalar("true", ScalarStyle::Plain, false), "\"true\"");
+    }
+
+    #[test]
+    fn what_cannot_be_written_is_said() {
+        let multi = "image: >\n  nginx\n";
+        let error = fix(multi, &[("/image", "x")]).unwrap_err();
+        assert!(error.contains("not a one-line string"), "{error}");
+        let empty = "spec: {}\n";
+        let error = fix(empty, &[("/spec/imagePullPolicy", "Always")]).unwrap_err();
+        assert!(error.contains("no one-line member beside it"), "{error}");
+        let places = places_of("a: 1\n").unwrap().remove(0);
+        let changes = BTreeMap::from([("/a".to_string(), json!(2))]);
+        let error = edits_for("a: 1\n", &places, "", &changes).unwrap_err();
+        assert!(error.contains("only strings"), "{error}");
+    }
+
+    #[test]
+    fn a_fix_is_verified_against_the_mutated_object() {
+        let original = "a: 1\n---\nb: x\n";
+        let good = "a: 1\n---\nb: y\n";
+        let expected = BTreeMap::from([(1, vec![(String::new(), json!({"b": "y"}))])]);
+        assert_eq!(verify(original, good, &expected), Ok(()));
+        let wrong = "a: 2\n---\nb: y\n";
+        assert!(verify(original, wrong, &expected)
+            .unwrap_err()
+            .contains("document 1"));
+        let short = "b: y\n";
+        assert!(verify(original, short, &expected).is_err());
+    }
+}
