@@ -389,11 +389,13 @@ fn test(args: TestArgs) -> Result<u8> {
     for path in &args.suites {
         match path.is_dir() {
             true => {
+                // In a folder, the suites are the YAML files with `cases`; the rest are fixtures.
                 let mut found: Vec<PathBuf> = walk(path)?
                     .into_iter()
                     .filter(|p| {
                         matches!(p.extension().and_then(|e| e.to_str()), Some("yml" | "yaml"))
                     })
+                    .filter(|p| is_suite(p))
                     .collect();
                 found.sort();
                 files.extend(found);
@@ -453,6 +455,13 @@ fn test(args: TestArgs) -> Result<u8> {
         ),
     }
     Ok(if failed > 0 { 1 } else { 0 })
+}
+
+fn is_suite(path: &Path) -> bool {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| yaml_serde::from_str::<Value>(&text).ok())
+        .is_some_and(|value| value.get("cases").is_some())
 }
 
 fn walk(dir: &Path) -> Result<Vec<PathBuf>> {
