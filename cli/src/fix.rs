@@ -9,6 +9,94 @@ use saphyr_parser::ScalarStyle;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+/// One object's mutation, to write into its source's text.
+pub struct ObjectChange<'a> {
+    pub document: usize,
+    /// Where the object sits in its document (`""`, `/items/3`, `/request/object`).
+    pub prefix: &'a str,
+    /// How messages name it (`Deployment/web`).
+    pub label: String,
+    /// The object as the text holds it.
+    pub original: &'a Value,
+    /// Pointer (below the object) -> new value.
+    pub changes: BTreeMap<String, Value>,
+}
+
+/// A source's fix: the fixed text, its diff, and what could not be written.
+#[derive(Debug, Default, Clone)]
+pub struct FileFix {
+    /// The fixed text, when some change could be written and it reads back as the mutation.
+    pub fixed: Option<String>,
+    /// A unified diff from the text to the fixed text.
+    pub diff: String,
+    pub problems: Vec<String>,
+}
+
+/// Writes every object's changes into `text` (named `name` in the diff); `places` gives each
+/// document's places. An object whose changes cannot all be written is left as it is, with the
+/// reason; the rest is written only if it reads back as the mutated objects.
+pub fn fix_text<'p>(
+    name: &str,
+    text: &str,
+    places: impl Fn(usize) -> Option<&'p Places>,
+    objects: &[ObjectChange],
+) -> FileFix {
+    let mut fix = FileFix::default();
+    let mut edits = Vec::new();
+    let mut expected: BTreeMap<usize, Vec<(String, Value)>> = BTreeMap::new();
+    for object in objects {
+        let Some(places) = places(object.document) else {
+            fix.problems.push(format!(
+                "{} (document {}): its place in the text is unknown",
+                object.label,
+                object.document + 1
+            ));
+            continue;
+        };
+        match edits_for(text, places, object.prefix, &object.changes) {
+            Ok(object_edits) => {
+                edits.extend(object_edits);
+                let mut after = object.original.clone();
+                for (pointer, value) in &object.changes {
+                    set(&mut after, pointer, value.clone());
+                }
+                expected
+                    .entry(object.document)
+                    .or_default()
+                    .push((object.prefix.to_string(), after));
+            }
+            Err(why) => fix.problems.push(format!("{}: {why}", object.label)),
+        }
+    }
+    if edits.is_empty() {
+        return fix;
+    }
+    let fixed = apply(text, &edits);
+    match verify(text, &fixed, &expected) {
+        Ok(()) => {
+            fix.diff = similar::TextDiff::from_lines(text, &fixed)
+                .unified_diff()
+                .context_radius(2)
+                .header(name, name)
+                .to_string();
+            fix.fixed = Some(fixed);
+        }
+        Err(why) => fix.problems.push(format!("the fix is not written: {why}")),
+    }
+    fix
+}
+
+/// Sets `value` at `pointer`, adding the last member when its parent object exists.
+fn set(target: &mut Value, pointer: &str, value: Value) {
+    if let Some(slot) = target.pointer_mut(pointer) {
+        *slot = value;
+    } else if let Some((parent, key)) = pointer.rsplit_once('/') {
+        if let Some(map) = target.pointer_mut(parent).and_then(Value::as_object_mut) {
+            map.insert(key.replace("~1", "/").replace("~0", "~"), value);
+        }
+    }
+}
+
 /// One text edit: replace bytes `start..end` with `text`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Edit {

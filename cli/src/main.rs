@@ -7,22 +7,16 @@
 //! Exit status: 0 when everything is accepted (or every case passed), 1 when something is
 //! rejected (or a case failed), 2 on usage or input errors.
 
-mod check;
-mod expression;
-mod fix;
-mod manifests;
-mod policies;
-mod report;
-mod suite;
-
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use e2e::registry::RegistryOptions;
 use e2e::HostCapabilities;
+use image_policies::fix::FileFix;
+use image_policies::manifests::Manifests;
+use image_policies::policies::{self, Body, Modules, Policy};
+use image_policies::report::{self, Findings};
+use image_policies::{check, fix, suite};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use manifests::Manifests;
-use policies::{Body, Modules, Policy};
-use report::{FileFix, Findings};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -47,6 +41,15 @@ enum Command {
     Check(CheckArgs),
     /// Run declarative test suites (case tables) through the compiled policies.
     Test(TestArgs),
+    /// Serve the browser playground (built into dist/playground/) on localhost.
+    Playground {
+        /// The built playground.
+        #[arg(long, value_name = "DIR", default_value = "dist/playground")]
+        dir: PathBuf,
+        /// The port on 127.0.0.1 (0: any free port).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+    },
 }
 
 #[derive(clap::Args)]
@@ -136,6 +139,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Check(args) => check(args),
         Command::Test(args) => test(args),
+        Command::Playground { dir, port } => image_policies::serve::serve(&dir, port).map(|()| 0),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),
@@ -306,81 +310,34 @@ fn capabilities(args: &CheckArgs, manifests: &Manifests) -> Result<HostCapabilit
 
 /// Each source's mutations written into its text, with the diff.
 fn fixes(manifests: &Manifests, checked: &[check::Checked]) -> BTreeMap<usize, FileFix> {
-    let mut by_source: BTreeMap<usize, Vec<&check::Checked>> = BTreeMap::new();
-    for c in checked
-        .iter()
-        .filter(|c| c.mutated.is_some() && !c.rejected())
-    {
+    let mut by_source: BTreeMap<usize, Vec<fix::ObjectChange>> = BTreeMap::new();
+    for c in checked.iter().filter(|c| !c.rejected()) {
+        let Some(mutated) = &c.mutated else { continue };
+        let object = &manifests.objects[c.object];
         by_source
-            .entry(manifests.objects[c.object].source)
+            .entry(object.source)
             .or_default()
-            .push(c);
+            .push(fix::ObjectChange {
+                document: object.document,
+                prefix: &object.prefix,
+                label: object.label(),
+                original: &object.value,
+                changes: sdk_shim::changes::changes(&c.sent, mutated),
+            });
     }
-    let mut fixes = BTreeMap::new();
-    for (source_index, checked) in by_source {
-        let source = &manifests.sources[source_index];
-        let mut fix = FileFix::default();
-        let mut edits = Vec::new();
-        let mut expected: BTreeMap<usize, Vec<(String, Value)>> = BTreeMap::new();
-        for c in checked {
-            let object = &manifests.objects[c.object];
-            let mutated = c.mutated.as_ref().expect("filtered on a mutation");
-            let changes = sdk_shim::cases::changes(&c.sent, mutated);
-            let Some(places) = manifests.places.get(&(object.source, object.document)) else {
-                fix.problems.push(format!(
-                    "{} (document {}): its place in the text is unknown",
-                    object.label(),
-                    object.document + 1
-                ));
-                continue;
-            };
-            match fix::edits_for(&source.text, places, &object.prefix, &changes) {
-                Ok(object_edits) => {
-                    edits.extend(object_edits);
-                    let mut after = object.value.clone();
-                    for (pointer, value) in &changes {
-                        if let Some(slot) = after.pointer_mut(pointer) {
-                            *slot = value.clone();
-                        } else if let Some((parent, key)) = pointer.rsplit_once('/') {
-                            if let Some(map) =
-                                after.pointer_mut(parent).and_then(Value::as_object_mut)
-                            {
-                                map.insert(
-                                    key.replace("~1", "/").replace("~0", "~"),
-                                    value.clone(),
-                                );
-                            }
-                        }
-                    }
-                    expected
-                        .entry(object.document)
-                        .or_default()
-                        .push((object.prefix.clone(), after));
-                }
-                Err(why) => fix.problems.push(format!("{}: {why}", object.label())),
+    by_source
+        .into_iter()
+        .map(|(index, objects)| {
+            let source = &manifests.sources[index];
+            let places = |document| manifests.places.get(&(index, document));
+            let mut fix = fix::fix_text(&source.name, &source.text, places, &objects);
+            if fix.fixed.is_some() && source.path.is_none() {
+                fix.problems
+                    .push("stdin cannot be fixed in place".to_string());
             }
-        }
-        if !edits.is_empty() {
-            let fixed = fix::apply(&source.text, &edits);
-            match fix::verify(&source.text, &fixed, &expected) {
-                Ok(()) => {
-                    fix.diff = similar::TextDiff::from_lines(&source.text, &fixed)
-                        .unified_diff()
-                        .context_radius(2)
-                        .header(&source.name, &source.name)
-                        .to_string();
-                    if source.path.is_none() {
-                        fix.problems
-                            .push("stdin cannot be fixed in place".to_string());
-                    }
-                    fix.fixed = Some(fixed);
-                }
-                Err(why) => fix.problems.push(format!("the fix is not written: {why}")),
-            }
-        }
-        fixes.insert(source_index, fix);
-    }
-    fixes
+            (index, fix)
+        })
+        .collect()
 }
 
 fn test(args: TestArgs) -> Result<u8> {

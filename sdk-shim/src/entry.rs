@@ -89,8 +89,12 @@ fn bad_request(message: String) -> Response {
 #[macro_export]
 macro_rules! register_policy {
     ($policy:ty) => {
-        // Only the wasm guest exports it: natively, several policies may link into one binary.
-        #[cfg(target_arch = "wasm32")]
+        /// The policy this crate registers, for hosts that link policies in (the playground).
+        pub type Registered = $policy;
+
+        // Only the Kubewarden module (wasm32-wasip1) exports it: natively, and in the browser
+        // build (wasm32-unknown-unknown), several policies link into one binary.
+        #[cfg(all(target_arch = "wasm32", target_os = "wasi"))]
         #[unsafe(no_mangle)]
         pub extern "C" fn wapc_init() {
             use $crate::kubewarden::wapc_guest::register_function;

@@ -64,13 +64,13 @@ impl Host for WapcHost {
     }
 }
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", target_os = "wasi"))]
 fn host_call(namespace: &str, operation: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
     kubewarden_policy_sdk::wapc_guest::host_call("kubewarden", namespace, operation, payload)
         .map_err(|e| e.to_string())
 }
 
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(not(all(target_arch = "wasm32", target_os = "wasi")))]
 fn host_call(namespace: &str, operation: &str, _payload: &[u8]) -> Result<Vec<u8>, String> {
     Err(format!(
         "{namespace}/{operation} is only available inside a waPC host"

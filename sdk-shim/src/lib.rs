@@ -4,15 +4,16 @@
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod cases;
+pub mod changes;
 pub mod entry;
 pub mod extract;
 pub mod host;
+pub mod message;
 pub mod patch;
 pub mod pattern;
 pub mod reference;
 pub mod registry_host;
 pub mod request;
-#[cfg(not(target_arch = "wasm32"))]
 pub mod review;
 pub mod settings;
 #[cfg(not(target_arch = "wasm32"))]

@@ -8,6 +8,7 @@ pub mod fuzz_seeds;
 pub mod kwctl_checks;
 pub mod oci;
 pub mod pipeline;
+pub mod playground;
 pub mod policy;
 pub mod registry;
 pub mod scaffold;

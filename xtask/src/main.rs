@@ -24,7 +24,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Compile every policy for wasm32-wasip1, annotate it, write dist/<name>.wasm
+    /// Compile every policy for wasm32-wasip1, annotate it, write dist/<name>.wasm; build the
+    /// browser playground into dist/playground/
     Build,
     /// Build, package as OCI artifacts and sign: dist/oci/ (the main job), optionally push
     Release {
