@@ -36,13 +36,8 @@ macro_rules! entry {
     };
 }
 
-/// Every policy of the set (the folders under `policies/`).
-const POLICIES: &[Entry] = &[
-    entry!("allowed-registries", allowed_registries),
-    entry!("pin-digest", pin_digest),
-    entry!("pull-policy-for-tag", pull_policy_for_tag),
-    entry!("require-pull-secret", require_pull_secret),
-];
+// Every policy of the set (the folders under `policies/`): `POLICIES`.
+include!("policies.rs");
 
 /// What the page sends to [`evaluate`]; every text is YAML or JSON as the user typed it.
 #[derive(Debug, Default, Deserialize)]

@@ -83,6 +83,8 @@ fn a_scaffolded_policy_builds_passes_and_is_in_every_generated_file() {
     assert!(file("README.md").contains("| [demo](policies/demo/README.md) |"));
     assert!(file("fuzz/Cargo.toml").contains("demo = { path = \"../policies/demo\" }"));
     assert!(file("fuzz/fuzz_targets/policies.rs").contains("$m!(demo::Demo);"));
+    assert!(file("playground/Cargo.toml").contains("demo = { path = \"../policies/demo\" }"));
+    assert!(file("playground/src/policies.rs").contains("entry!(\"demo\", demo),"));
 
     // Its own tests pass, natively; then its wasm passes the same cases through the waPC host.
     // A target directory of its own (the outer `cargo test` holds the workspace's), kept
