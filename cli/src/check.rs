@@ -5,7 +5,9 @@
 //! Followed from kubernetes/kubernetes and Kubewarden:
 //! - mutating webhooks run before validating ones, and configurations in name order
 //!   (apiserver `admission/plugin/webhook/generic`); Kubewarden names a policy's webhook
-//!   configuration after the policy;
+//!   configuration `clusterwide-<name>` or `namespaced-<namespace>-<name>`;
+//! - a webhook's `objectSelector` is matched against the object as the earlier mutating
+//!   webhooks left it;
 //! - a policy in `mode: monitor` never rejects or mutates (its verdict is only reported);
 //! - a policy registered without `mutating: true` that answers with a mutation is rejected by
 //!   policy-server, which does not apply it;
@@ -13,7 +15,7 @@
 //!   `kubernetes.io/metadata.name` (the NamespaceDefaultLabelName feature, GA in 1.22); for a
 //!   `Namespace` object it reads the object's own labels.
 
-use crate::manifests::{Manifests, Object};
+use crate::manifests::Manifests;
 use crate::policies::{Body, Member, Policy};
 use e2e::{HostCapabilities, ValidationResponse};
 use sdk_shim::review::{create_request, group_version, is_namespaced, resource_of};
@@ -96,19 +98,22 @@ impl Checker<'_> {
             .and_then(Value::as_str)
             .map(str::to_string);
         let sent = original["object"].clone();
-        let matching: Vec<&Policy> = self
-            .policies
-            .iter()
-            .filter(|p| self.applies(p, object, namespace.as_deref()))
-            .collect();
         let (mut mutating, validating): (Vec<&Policy>, Vec<&Policy>) =
-            matching.into_iter().partition(|p| p.mutating && !p.monitor);
-        mutating.sort_by(|a, b| a.name.cmp(&b.name));
+            self.policies.iter().partition(|p| p.mutating && !p.monitor);
+        mutating.sort_by(|a, b| a.webhook.cmp(&b.webhook));
 
         let mut request = original;
         let mut evaluations = Vec::new();
         let mut mutated = false;
         for policy in mutating.into_iter().chain(validating) {
+            if !self.applies(
+                policy,
+                object.kind(),
+                &request["object"],
+                namespace.as_deref(),
+            ) {
+                continue;
+            }
             let evaluation = self.evaluate(policy, &mut request);
             mutated |= evaluation.mutated;
             evaluations.push(evaluation);
@@ -122,19 +127,26 @@ impl Checker<'_> {
         }
     }
 
-    fn applies(&self, policy: &Policy, object: &Object, namespace: Option<&str>) -> bool {
+    /// Whether `policy` sees `object` (of `kind`, as it is now) in `namespace`.
+    fn applies(
+        &self,
+        policy: &Policy,
+        kind: &str,
+        object: &Value,
+        namespace: Option<&str>,
+    ) -> bool {
         let (group, version) = group_version(
             object
-                .value
                 .get("apiVersion")
                 .and_then(Value::as_str)
                 .unwrap_or(""),
         );
-        let resource = resource_of(object.kind());
+        let resource = resource_of(kind);
+        let namespaced = is_namespaced(kind);
         if !policy
             .rules
             .iter()
-            .any(|r| r.matches(group, version, &resource, "CREATE"))
+            .any(|r| r.matches(group, version, &resource, "CREATE", namespaced))
         {
             return false;
         }
@@ -151,13 +163,13 @@ impl Checker<'_> {
                 .unwrap_or_default()
         };
         if let Some(selector) = &policy.object_selector {
-            if !selector.matches(&labels(&object.value)) {
+            if !selector.matches(&labels(object)) {
                 return false;
             }
         }
         if let Some(selector) = &policy.namespace_selector {
-            let labels = match (object.kind(), namespace) {
-                ("Namespace", _) => labels(&object.value),
+            let labels = match (kind, namespace) {
+                ("Namespace", _) => labels(object),
                 (kind, Some(namespace)) if is_namespaced(kind) => {
                     let mut labels = self.namespaces.get(namespace).cloned().unwrap_or_default();
                     labels.insert(

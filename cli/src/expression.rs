@@ -21,6 +21,7 @@ impl Expression {
             text,
             at: 0,
             members,
+            depth: 0,
         };
         let expression = parser.or()?;
         parser.skip_space();
@@ -46,7 +47,12 @@ struct Parser<'a> {
     text: &'a str,
     at: usize,
     members: &'a [&'a str],
+    /// Nesting of `!` and parentheses so far (bounded: the parser recurses).
+    depth: usize,
 }
+
+/// Deeper nesting than any real expression, well within the stack.
+const MAX_DEPTH: usize = 64;
 
 impl Parser<'_> {
     fn rest(&self) -> &str {
@@ -96,11 +102,19 @@ impl Parser<'_> {
     }
 
     fn unary(&mut self) -> Result<Expression, String> {
+        if self.depth >= MAX_DEPTH {
+            return Err(format!("nested deeper than {MAX_DEPTH} levels"));
+        }
         if self.eat("!") {
-            return Ok(Expression::Not(Box::new(self.unary()?)));
+            self.depth += 1;
+            let inner = self.unary()?;
+            self.depth -= 1;
+            return Ok(Expression::Not(Box::new(inner)));
         }
         if self.eat("(") {
+            self.depth += 1;
             let inner = self.or()?;
+            self.depth -= 1;
             return match self.eat(")") {
                 true => Ok(inner),
                 false => Err(self.unexpected("')'")),
@@ -170,6 +184,7 @@ mod tests {
 
     #[test]
     fn what_is_not_supported_is_refused_with_where() {
+        let (deep_parens, deep_nots) = ("(".repeat(100_000), "!".repeat(100_000));
         for (text, fragment) in [
             ("a() && d()", "'d()' is not a member"),
             ("a() and b()", "column 5, found 'and b()'"),
@@ -178,6 +193,8 @@ mod tests {
             ("a() ==b()", "found '==b()'"),
             ("", "a member() call at the end"),
             ("a(x)", "column 1"),
+            (&deep_parens, "nested deeper than 64 levels"),
+            (&deep_nots, "nested deeper than 64 levels"),
         ] {
             let error = Expression::parse(text, MEMBERS).unwrap_err();
             assert!(error.contains(fragment), "{text}: {error}");

@@ -53,7 +53,13 @@ pub fn fix_text<'p>(
             ));
             continue;
         };
-        match edits_for(text, places, object.prefix, &object.changes) {
+        match edits_for(
+            text,
+            places,
+            object.prefix,
+            object.original,
+            &object.changes,
+        ) {
             Ok(object_edits) => {
                 edits.extend(object_edits);
                 let mut after = object.original.clone();
@@ -111,6 +117,7 @@ pub fn edits_for(
     text: &str,
     places: &Places,
     prefix: &str,
+    original: &Value,
     changes: &BTreeMap<String, Value>,
 ) -> Result<Vec<Edit>, String> {
     let chars = CharIndex::new(text);
@@ -134,6 +141,12 @@ pub fn edits_for(
                 text: scalar(new, style, place.flow),
             });
             continue;
+        }
+        if original.pointer(pointer).is_some() {
+            // There, but not written at a place of its own: an alias or a merge key.
+            return Err(format!(
+                "{pointer}: comes from an alias or merge key (set it to '{new}' by hand)"
+            ));
         }
         let (parent, key) = full.rsplit_once('/').unwrap_or(("", &full));
         let key = key.replace("~1", "/").replace("~0", "~");
@@ -274,7 +287,8 @@ mod tests {
             .iter()
             .map(|(p, v)| (p.to_string(), json!(v)))
             .collect();
-        let edits = edits_for(text, &places, "", &changes)?;
+        let original = parse_documents(text).map_err(|e| e.to_string())?.remove(0);
+        let edits = edits_for(text, &places, "", &original, &changes)?;
         Ok(apply(text, &edits))
     }
 
@@ -354,8 +368,14 @@ mod tests {
         assert!(error.contains("no one-line member beside it"), "{error}");
         let places = places_of("a: 1\n").unwrap().remove(0);
         let changes = BTreeMap::from([("/a".to_string(), json!(2))]);
-        let error = edits_for("a: 1\n", &places, "", &changes).unwrap_err();
+        let error = edits_for("a: 1\n", &places, "", &json!({"a": 1}), &changes).unwrap_err();
         assert!(error.contains("only strings"), "{error}");
+        let aliased = "a: &p IfNotPresent\nb:\n  image: x\n  imagePullPolicy: *p\n";
+        let error = fix(aliased, &[("/b/imagePullPolicy", "Always")]).unwrap_err();
+        assert!(
+            error.contains("comes from an alias or merge key"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -370,5 +390,9 @@ mod tests {
             .contains("document 1"));
         let short = "b: y\n";
         assert!(verify(original, short, &expected).is_err());
+        let twice = "a: 1\n---\nb: x\nb: y\n";
+        assert!(verify(original, twice, &expected)
+            .unwrap_err()
+            .contains("duplicate"));
     }
 }

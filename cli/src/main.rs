@@ -38,7 +38,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Evaluate manifests as the API server would send them (CREATE) to the policies.
-    Check(CheckArgs),
+    Check(Box<CheckArgs>),
     /// Run declarative test suites (case tables) through the compiled policies.
     Test(TestArgs),
     /// Serve the browser playground (built into dist/playground/) on localhost.
@@ -72,6 +72,24 @@ struct CheckArgs {
     /// Where the modules are: `<DIR>/<policy>.wasm`, as `cargo run -p xtask -- build` writes.
     #[arg(long, value_name = "DIR", default_value = "dist")]
     modules: PathBuf,
+    /// Fetch the `registry://` and `oci://` modules the policy manifests name, and verify their
+    /// signatures (with --key or --verification-config), instead of taking them from --modules.
+    #[arg(long, requires = "policies")]
+    pull: bool,
+    /// The cosign public key the pulled modules must be signed with.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "pull",
+        conflicts_with = "verification_config"
+    )]
+    key: Option<PathBuf>,
+    /// A Kubewarden verification config (keys, threshold) for the pulled modules.
+    #[arg(long, value_name = "FILE", requires = "pull")]
+    verification_config: Option<PathBuf>,
+    /// Speak plain HTTP to the registries modules are pulled from (loopback ones always are).
+    #[arg(long, requires = "pull")]
+    insecure: bool,
     /// The namespace of objects that name none.
     #[arg(long, short = 'n', default_value = "default")]
     namespace: String,
@@ -82,8 +100,8 @@ struct CheckArgs {
     /// credentials).
     #[arg(long)]
     resolve_digests: bool,
-    /// CA certificates to trust when resolving digests.
-    #[arg(long = "ca-cert", value_name = "FILE", requires = "resolve_digests")]
+    /// CA certificates to trust when resolving digests or pulling modules.
+    #[arg(long = "ca-cert", value_name = "FILE")]
     ca_certs: Vec<PathBuf>,
     /// Registries to reach over plain HTTP when resolving digests.
     #[arg(long = "plain-http", value_name = "HOST", requires = "resolve_digests")]
@@ -137,7 +155,7 @@ enum Colour {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Check(args) => check(args),
+        Command::Check(args) => check(*args),
         Command::Test(args) => test(args),
         Command::Playground { dir, port } => image_policies::serve::serve(&dir, port).map(|()| 0),
     };
@@ -152,9 +170,31 @@ fn main() -> ExitCode {
 
 fn check(args: CheckArgs) -> Result<u8> {
     let mut modules = Modules::new(args.modules.clone());
+    if args.pull {
+        let verification = match (&args.key, &args.verification_config) {
+            (Some(key), None) => {
+                let pem = std::fs::read_to_string(key)
+                    .with_context(|| format!("cannot read {}", key.display()))?;
+                xtask::cosign::VerificationConfig::single_key(&pem)
+            }
+            (None, Some(config)) => xtask::cosign::VerificationConfig::load(config)?,
+            _ => bail!("--pull needs --key or --verification-config: modules are run only once their signatures are verified"),
+        };
+        modules.pull = Some(policies::Pull {
+            verification,
+            registry: RegistryOptions {
+                insecure: args.insecure,
+                ca_certs: args.ca_certs.clone(),
+                ..RegistryOptions::default()
+            },
+        });
+    }
     let policies = load_policies(&args, &mut modules)?;
     validate_settings(&policies)?;
     let manifests = Manifests::read(&args.paths)?;
+    for skipped in &manifests.skipped {
+        eprintln!("skipped {skipped} (not a Kubernetes object)");
+    }
     let capabilities = capabilities(&args, &manifests)?;
     let mut known = capabilities.resources.clone();
     known.extend(manifests.objects.iter().map(|o| o.value.clone()));
@@ -252,7 +292,7 @@ fn load_policies(args: &CheckArgs, modules: &mut Modules) -> Result<Vec<Policy>>
             false => vec![path.clone()],
         };
         for file in files {
-            loaded.extend(policies::read_file(modules, &file)?);
+            loaded.extend(policies::read_file(modules, &file, &args.namespace)?);
         }
     }
     Ok(loaded)
@@ -391,7 +431,7 @@ fn test(args: TestArgs) -> Result<u8> {
                     failed += 1;
                     junit.push_str(&format!(
                         ">\n      <failure message=\"{}\"/>\n    </testcase>\n",
-                        report::xml(why)
+                        report::xml_attribute(why)
                     ));
                     if matches!(args.output, TestOutput::Text) {
                         println!("FAILED {}: {name}: {why}", run.file);
@@ -424,10 +464,11 @@ fn is_suite(path: &Path) -> bool {
 fn walk(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
-        let path = entry?.path();
-        match path.is_dir() {
-            true => found.extend(walk(&path)?),
-            false => found.push(path),
+        let entry = entry?;
+        // Symbolic links to folders are not followed (a link to a parent would never end).
+        match entry.file_type()?.is_dir() {
+            true => found.extend(walk(&entry.path())?),
+            false => found.push(entry.path()),
         }
     }
     Ok(found)

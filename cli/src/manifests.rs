@@ -71,6 +71,9 @@ pub struct Manifests {
     pub objects: Vec<Object>,
     /// (source, document) -> places; missing when the text could not be mapped.
     pub places: BTreeMap<(usize, usize), Places>,
+    /// Documents of files found in a folder that are not Kubernetes objects (a chart's
+    /// `values.yaml`, a CI workflow), each with why: they are skipped, and said to be.
+    pub skipped: Vec<String>,
 }
 
 impl Manifests {
@@ -84,26 +87,33 @@ impl Manifests {
                 std::io::stdin()
                     .read_to_string(&mut text)
                     .context("cannot read stdin")?;
-                manifests.add("-".to_string(), None, text)?;
+                manifests.add("-".to_string(), None, text, false)?;
                 continue;
             }
             let path = Path::new(path);
-            let files = if path.is_dir() {
-                manifest_files(path)?
+            let (files, found) = if path.is_dir() {
+                (manifest_files(path)?, true)
             } else {
-                vec![path.to_path_buf()]
+                (vec![path.to_path_buf()], false)
             };
             for file in files {
                 let text = std::fs::read_to_string(&file)
                     .with_context(|| format!("cannot read {}", file.display()))?;
-                manifests.add(file.display().to_string(), Some(file), text)?;
+                manifests.add(file.display().to_string(), Some(file), text, found)?;
             }
         }
         Ok(manifests)
     }
 
-    /// Adds one source's text and its objects.
-    pub fn add(&mut self, name: String, path: Option<PathBuf>, text: String) -> Result<()> {
+    /// Adds one source's text and its objects. A document that is not a Kubernetes object is an
+    /// error, or with `lenient` (files found in a folder) skipped and listed in `skipped`.
+    pub fn add(
+        &mut self,
+        name: String,
+        path: Option<PathBuf>,
+        text: String,
+        lenient: bool,
+    ) -> Result<()> {
         let source = self.sources.len();
         let documents =
             parse_documents(&text).with_context(|| format!("{name}: not YAML or JSON"))?;
@@ -140,7 +150,13 @@ impl Manifests {
                             });
                         }
                     } else {
-                        check_object(&value).map_err(|e| anyhow::anyhow!(at(&e)))?;
+                        if let Err(why) = check_object(&value) {
+                            match lenient {
+                                true => self.skipped.push(at(&why)),
+                                false => bail!(at(&why)),
+                            }
+                            continue;
+                        }
                         self.objects.push(Object {
                             source,
                             document,
@@ -149,10 +165,16 @@ impl Manifests {
                         });
                     }
                 }
-                other => bail!(at(&format!(
-                    "expected a Kubernetes object, found {}",
-                    json_type(&other)
-                ))),
+                other => {
+                    let why = at(&format!(
+                        "expected a Kubernetes object, found {}",
+                        json_type(&other)
+                    ));
+                    match lenient {
+                        true => self.skipped.push(why),
+                        false => bail!(why),
+                    }
+                }
             }
         }
         self.sources.push(Source { name, path, text });
@@ -212,13 +234,17 @@ fn manifest_files(dir: &Path) -> Result<Vec<PathBuf>> {
         let entries =
             std::fs::read_dir(&dir).with_context(|| format!("cannot read {}", dir.display()))?;
         for entry in entries {
-            let path = entry?.path();
-            if path.is_dir() {
+            let entry = entry?;
+            let path = entry.path();
+            // Symbolic links to folders are not followed (a link to a parent would never end).
+            if entry.file_type()?.is_dir() {
                 pending.push(path);
-            } else if matches!(
-                path.extension().and_then(|e| e.to_str()),
-                Some("yaml" | "yml" | "json")
-            ) {
+            } else if path.is_file()
+                && matches!(
+                    path.extension().and_then(|e| e.to_str()),
+                    Some("yaml" | "yml" | "json")
+                )
+            {
                 found.push(path);
             }
         }
@@ -227,12 +253,15 @@ fn manifest_files(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(found)
 }
 
-/// Every document of a YAML (or JSON) text, as JSON values.
+/// Every document of a YAML (or JSON) text, as JSON values, read as kubectl reads it: merge keys
+/// (`<<: *defaults`) applied, a key given twice refused.
 pub fn parse_documents(text: &str) -> Result<Vec<Value>> {
     let mut documents = Vec::new();
     for (i, document) in yaml_serde::Deserializer::from_str(text).enumerate() {
-        let value = Value::deserialize(document).with_context(|| format!("document {}", i + 1))?;
-        documents.push(value);
+        let at = || format!("document {}", i + 1);
+        let mut yaml = yaml_serde::Value::deserialize(document).with_context(at)?;
+        yaml.apply_merge().with_context(at)?;
+        documents.push(yaml_serde::from_value(yaml).with_context(at)?);
     }
     Ok(documents)
 }

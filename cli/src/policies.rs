@@ -5,6 +5,9 @@
 //! Modules are taken from a local folder (by default `dist/`, what the release tooling writes):
 //! a manifest's `module: registry://ghcr.io/image-policies/pin-digest:v0.1.0` is
 //! `<folder>/pin-digest.wasm`, whose annotated version must be `0.1.0`; `file://` names a path.
+//! With [`Pull`], `registry://` and `oci://` modules are fetched instead and their signatures
+//! verified with a Kubewarden verification config, by the release tooling's own code
+//! (`xtask::pipeline::Location::fetch_verified`).
 
 use crate::expression::Expression;
 use crate::manifests::{json_type, parse_documents};
@@ -41,6 +44,9 @@ pub enum Body {
 /// A policy as the cluster would run it.
 pub struct Policy {
     pub name: String,
+    /// Its webhook configuration's name, which orders mutating webhooks: Kubewarden's
+    /// `clusterwide-<name>` or `namespaced-<namespace>-<name>`.
+    pub webhook: String,
     /// Where it was read from (a file, or the command line).
     pub origin: String,
     pub rules: Vec<Rule>,
@@ -67,15 +73,30 @@ pub struct Rule {
     pub operations: Vec<String>,
     #[serde(default)]
     pub resources: Vec<String>,
+    /// `Cluster`, `Namespaced` or `*` (the default).
+    pub scope: Option<String>,
 }
 
 impl Rule {
     /// Whether the rule covers `operation` on the top-level resource `resource` (no
     /// subresource), as the API server's webhook rule matcher decides: `*` matches anything,
     /// `*/*` every resource and subresource.
-    pub fn matches(&self, group: &str, version: &str, resource: &str, operation: &str) -> bool {
+    pub fn matches(
+        &self,
+        group: &str,
+        version: &str,
+        resource: &str,
+        operation: &str,
+        namespaced: bool,
+    ) -> bool {
         let any = |list: &[String], value: &str| list.iter().any(|v| v == "*" || v == value);
-        any(&self.operations, operation)
+        let scope = match self.scope.as_deref() {
+            Some("Cluster") => !namespaced,
+            Some("Namespaced") => namespaced,
+            _ => true,
+        };
+        scope
+            && any(&self.operations, operation)
             && any(&self.api_groups, group)
             && any(&self.api_versions, version)
             && self
@@ -149,23 +170,50 @@ impl Selector {
     }
 }
 
+/// Fetching modules from their registry (or OCI layout), verified.
+pub struct Pull {
+    pub verification: xtask::cosign::VerificationConfig,
+    pub registry: e2e::registry::RegistryOptions,
+}
+
 /// Where modules come from, each compiled once.
 pub struct Modules {
     pub dir: PathBuf,
+    pub pull: Option<Pull>,
     loaded: BTreeMap<PathBuf, Arc<PolicyModule>>,
+    pulled: BTreeMap<String, Arc<PolicyModule>>,
 }
 
 impl Modules {
     pub fn new(dir: PathBuf) -> Self {
         Modules {
             dir,
+            pull: None,
             loaded: BTreeMap::new(),
+            pulled: BTreeMap::new(),
         }
     }
 
     /// The module a policy names: a policy name (`pin-digest`), a path to a `.wasm`, or a
     /// manifest's `module:` URI.
     pub fn resolve(&mut self, module: &str) -> Result<Arc<PolicyModule>> {
+        let remote = module.starts_with("registry://") || module.starts_with("oci://");
+        if let (Some(pull), true) = (&self.pull, remote) {
+            if let Some(pulled) = self.pulled.get(module) {
+                return Ok(pulled.clone());
+            }
+            let location = xtask::pipeline::Location::parse(module, &pull.registry)?;
+            let (digest, bytes) = location
+                .fetch_verified(&pull.verification)
+                .with_context(|| format!("cannot pull {module}"))?;
+            eprintln!("pulled {module} ({digest}), signature verified");
+            let compiled = Arc::new(
+                PolicyModule::from_bytes(&bytes)
+                    .with_context(|| format!("cannot load {module}"))?,
+            );
+            self.pulled.insert(module.to_string(), compiled.clone());
+            return Ok(compiled);
+        }
         let (path, version) = self.locate(module)?;
         if let Some(loaded) = self.loaded.get(&path) {
             return Ok(loaded.clone());
@@ -252,6 +300,7 @@ pub fn default_rules() -> Vec<Rule> {
         api_versions: vec!["v1".to_string()],
         operations: vec!["CREATE".to_string(), "UPDATE".to_string()],
         resources: resources.iter().map(|r| r.to_string()).collect(),
+        scope: None,
     };
     vec![
         rule("", &["pods", "replicationcontrollers", "podtemplates"]),
@@ -272,6 +321,7 @@ pub fn single(modules: &mut Modules, policy: &str, settings: Value) -> Result<Po
         .unwrap_or(policy)
         .to_string();
     Ok(Policy {
+        webhook: format!("clusterwide-{name}"),
         name: name.clone(),
         origin: "--policy".to_string(),
         rules: default_rules(),
@@ -288,8 +338,9 @@ pub fn single(modules: &mut Modules, policy: &str, settings: Value) -> Result<Po
     })
 }
 
-/// Every policy in a file of Kubewarden policy manifests.
-pub fn read_file(modules: &mut Modules, path: &Path) -> Result<Vec<Policy>> {
+/// Every policy in a file of Kubewarden policy manifests; an `AdmissionPolicy` that names no
+/// namespace is in `namespace` (as kubectl would create it).
+pub fn read_file(modules: &mut Modules, path: &Path, namespace: &str) -> Result<Vec<Policy>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let documents =
@@ -303,7 +354,7 @@ pub fn read_file(modules: &mut Modules, path: &Path) -> Result<Vec<Policy>> {
             None => vec![document],
         };
         for item in items {
-            if let Some(policy) = read_policy(modules, item, &at)? {
+            if let Some(policy) = read_policy(modules, item, &at, namespace)? {
                 policies.push(policy);
             }
         }
@@ -317,7 +368,12 @@ pub fn read_file(modules: &mut Modules, path: &Path) -> Result<Vec<Policy>> {
     Ok(policies)
 }
 
-fn read_policy(modules: &mut Modules, object: &Value, at: &str) -> Result<Option<Policy>> {
+fn read_policy(
+    modules: &mut Modules,
+    object: &Value,
+    at: &str,
+    default_namespace: &str,
+) -> Result<Option<Policy>> {
     let kind = object.get("kind").and_then(Value::as_str).unwrap_or("");
     let group = match kind {
         "ClusterAdmissionPolicy" | "AdmissionPolicy" => false,
@@ -346,6 +402,11 @@ fn read_policy(modules: &mut Modules, object: &Value, at: &str) -> Result<Option
             .map_err(|e| anyhow!("{at}: spec.{key}.{e}"))?;
         Ok(Some(selector))
     };
+    if field("matchConditions").is_some() {
+        bail!(
+            "{at}: spec.matchConditions (CEL) is not evaluated here; remove it to check without it"
+        );
+    }
     let rules: Vec<Rule> = match field("rules") {
         Some(rules) => {
             serde_json::from_value(rules.clone()).map_err(|e| anyhow!("{at}: spec.rules: {e}"))?
@@ -361,10 +422,14 @@ fn read_policy(modules: &mut Modules, object: &Value, at: &str) -> Result<Option
             object
                 .pointer("/metadata/namespace")
                 .and_then(Value::as_str)
-                .unwrap_or("default")
+                .unwrap_or(default_namespace)
                 .to_string(),
         ),
         false => None,
+    };
+    let webhook = match &namespace {
+        Some(namespace) => format!("namespaced-{namespace}-{name}"),
+        None => format!("clusterwide-{name}"),
     };
     let mut member = |name: &str, spec: &Map<String, Value>, at: &str| -> Result<Member> {
         let module = spec
@@ -419,6 +484,7 @@ fn read_policy(modules: &mut Modules, object: &Value, at: &str) -> Result<Option
     };
     Ok(Some(Policy {
         name,
+        webhook,
         origin: at.clone(),
         rules,
         // A group is a validating webhook; a policy mutates only when it says so.
@@ -443,19 +509,29 @@ mod tests {
             api_versions: vec!["v1".into()],
             operations: vec!["CREATE".into()],
             resources: vec!["deployments".into()],
+            scope: None,
         };
-        assert!(rule.matches("apps", "v1", "deployments", "CREATE"));
-        assert!(!rule.matches("", "v1", "deployments", "CREATE"));
-        assert!(!rule.matches("apps", "v1beta1", "deployments", "CREATE"));
-        assert!(!rule.matches("apps", "v1", "statefulsets", "CREATE"));
-        assert!(!rule.matches("apps", "v1", "deployments", "UPDATE"));
-        let any = Rule {
+        assert!(rule.matches("apps", "v1", "deployments", "CREATE", true));
+        assert!(!rule.matches("", "v1", "deployments", "CREATE", true));
+        assert!(!rule.matches("apps", "v1beta1", "deployments", "CREATE", true));
+        assert!(!rule.matches("apps", "v1", "statefulsets", "CREATE", true));
+        assert!(!rule.matches("apps", "v1", "deployments", "UPDATE", true));
+        let mut any = Rule {
             api_groups: vec!["*".into()],
             api_versions: vec!["*".into()],
             operations: vec!["*".into()],
             resources: vec!["*/*".into()],
+            scope: None,
         };
-        assert!(any.matches("batch", "v1", "jobs", "CREATE"));
+        assert!(any.matches("batch", "v1", "jobs", "CREATE", true));
+        any.scope = Some("Cluster".into());
+        assert!(!any.matches("", "v1", "pods", "CREATE", true));
+        assert!(any.matches("", "v1", "namespaces", "CREATE", false));
+        any.scope = Some("Namespaced".into());
+        assert!(any.matches("", "v1", "pods", "CREATE", true));
+        assert!(!any.matches("", "v1", "namespaces", "CREATE", false));
+        any.scope = Some("*".into());
+        assert!(any.matches("", "v1", "namespaces", "CREATE", false));
     }
 
     #[test]

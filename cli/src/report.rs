@@ -300,6 +300,7 @@ impl Findings<'_> {
                         "accepted": objects - rejected - mutated},
             "results": results,
             "fixes": files,
+            "skipped": self.manifests.skipped,
         })
     }
 
@@ -321,7 +322,7 @@ impl Findings<'_> {
             let object = &self.manifests.objects[checked.object];
             let uri = match self.manifests.sources[object.source].name.as_str() {
                 "-" => "stdin".to_string(),
-                name => name.trim_start_matches("./").to_string(),
+                name => sarif_uri(name),
             };
             let object_line = self.object_line(checked).unwrap_or(1);
             let mut push = |rule: &str,
@@ -445,7 +446,7 @@ impl Findings<'_> {
                         let _ = write!(
                             cases,
                             ">\n      <failure message=\"{}\" type=\"rejected\">{}</failure>\n    </testcase>\n",
-                            xml(message),
+                            xml_attribute(message),
                             xml(&body)
                         );
                     } else {
@@ -470,6 +471,34 @@ impl Findings<'_> {
     }
 }
 
+/// A path as a SARIF `artifactLocation.uri`: relative paths as relative references, absolute
+/// ones as `file://` URIs, every byte outside RFC 3986's unreserved set and `/` percent-encoded.
+pub fn sarif_uri(path: &str) -> String {
+    let path = path.trim_start_matches("./");
+    let mut uri = String::new();
+    if path.starts_with('/') {
+        uri.push_str("file://");
+    }
+    for byte in path.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                uri.push(byte as char)
+            }
+            _ => uri.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    uri
+}
+
+/// Text as an XML attribute value: line breaks kept as character references (a parser turns
+/// literal ones into spaces).
+pub fn xml_attribute(text: &str) -> String {
+    xml(text)
+        .replace('\n', "&#10;")
+        .replace('\r', "&#13;")
+        .replace('\t', "&#9;")
+}
+
 /// Text as XML character data or attribute value; characters XML 1.0 cannot hold are dropped.
 pub fn xml(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -491,6 +520,14 @@ pub fn xml(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sarif_uris_are_encoded() {
+        assert_eq!(sarif_uri("./k8s/app.yaml"), "k8s/app.yaml");
+        assert_eq!(sarif_uri("my dir/100%.yaml"), "my%20dir/100%25.yaml");
+        assert_eq!(sarif_uri("/abs/é.yml"), "file:///abs/%C3%A9.yml");
+        assert_eq!(xml_attribute("a\nb\t"), "a&#10;b&#9;");
+    }
 
     #[test]
     fn xml_text_is_escaped() {

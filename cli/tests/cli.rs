@@ -607,3 +607,72 @@ fn test_runs_suites_and_counts() {
     assert_eq!(xml.root_element().attribute("tests"), Some("2"));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn a_folder_skips_what_is_not_kubernetes_and_says_so() {
+    let run = run(&["check", "--policy", "pin-digest", "cli/test_data/mixed"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains(
+            "skipped cli/test_data/mixed/values.yaml: document 1: apiVersion: missing (every Kubernetes object names it) (not a Kubernetes object)"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(run
+        .stdout
+        .contains("Pod/rendered in default (document 1, line 1): rejected"));
+    // Named on its own, the same file is an error.
+    let named = self::run(&[
+        "check",
+        "--policy",
+        "pin-digest",
+        "cli/test_data/mixed/values.yaml",
+    ]);
+    assert_eq!(named.code, 2);
+}
+
+#[test]
+fn anchors_and_merge_keys_are_read_as_kubectl_reads_them() {
+    let run = run(&[
+        "check",
+        "--policy",
+        "pull-policy-for-tag",
+        "--output",
+        "json",
+        "cli/test_data/anchors.yaml",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let report = json_of(&run);
+    let violations = report["results"][0]["policies"][0]["violations"]
+        .as_array()
+        .unwrap();
+    let containers: Vec<&str> = violations
+        .iter()
+        .map(|v| v["container"].as_str().unwrap())
+        .collect();
+    assert_eq!(containers, ["container 'web'", "container 'web-copy'"]);
+    assert_eq!(violations[0]["line"], 10);
+    // A value that comes from an alias is not rewritten in place: said, not guessed.
+    let dir = std::env::temp_dir().join(format!("image-policies-anchors-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("anchors.yaml");
+    std::fs::copy(root().join("cli/test_data/anchors.yaml"), &file).unwrap();
+    let path = file.display().to_string();
+    let fixed = self::run(&[
+        "check",
+        "--fix",
+        "--policy",
+        "pull-policy-for-tag",
+        "--settings",
+        "{mutate: true}",
+        &path,
+    ]);
+    assert_eq!(fixed.code, 0, "{}{}", fixed.stdout, fixed.stderr);
+    assert!(fixed.stdout.contains("cannot fix: Pod/anchors: /spec/containers/1/imagePullPolicy: comes from an alias or merge key"), "{}", fixed.stdout);
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        std::fs::read_to_string(root().join("cli/test_data/anchors.yaml")).unwrap()
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}

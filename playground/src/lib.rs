@@ -196,7 +196,7 @@ fn run_checked(input: &Input) -> Result<Value, String> {
     };
     let mut manifests = Manifests::default();
     manifests
-        .add("manifest".to_string(), None, input.manifest.clone())
+        .add("manifest".to_string(), None, input.manifest.clone(), false)
         .map_err(|e| format!("{e:#}"))?;
     if manifests.objects.is_empty() {
         return Err("manifest: no Kubernetes object in it".to_string());
