@@ -183,6 +183,15 @@ mod tests {
     }
 
     #[test]
+    fn depth_counts_nesting_not_length() {
+        let long = vec!["!(!a())"; 100].join(" && ");
+        assert_eq!(
+            Expression::parse(&long, MEMBERS).map(|e| e.evaluate(&[true; 3])),
+            Ok(true)
+        );
+    }
+
+    #[test]
     fn what_is_not_supported_is_refused_with_where() {
         let (deep_parens, deep_nots) = ("(".repeat(100_000), "!".repeat(100_000));
         for (text, fragment) in [

@@ -10,6 +10,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// One object's mutation, to write into its source's text.
+#[derive(Clone)]
 pub struct ObjectChange<'a> {
     pub document: usize,
     /// Where the object sits in its document (`""`, `/items/3`, `/request/object`).
@@ -223,7 +224,6 @@ pub fn verify(
         for (prefix, object) in expected.get(&index).into_iter().flatten() {
             match was.pointer_mut(prefix) {
                 Some(slot) => *slot = object.clone(),
-                None if prefix.is_empty() => was = object.clone(),
                 None => return Err(format!("document {}: {prefix} is gone", index + 1)),
             }
         }
@@ -375,6 +375,78 @@ mod tests {
         assert!(
             error.contains("comes from an alias or merge key"),
             "{error}"
+        );
+    }
+
+    #[test]
+    fn without_an_image_the_member_goes_after_a_one_line_scalar() {
+        let text = "c:\n  name: a\n  ports:\n  - 80\n";
+        let fixed = fix(text, &[("/c/imagePullPolicy", "Always")]).unwrap();
+        assert_eq!(
+            fixed,
+            "c:\n  name: a\n  imagePullPolicy: Always\n  ports:\n  - 80\n"
+        );
+        assert_eq!(
+            scalar("a\nb", ScalarStyle::SingleQuoted, false),
+            "\"a\\nb\""
+        );
+        assert_eq!(scalar("it's", ScalarStyle::SingleQuoted, false), "'it''s'");
+    }
+
+    #[test]
+    fn every_object_of_a_file_is_fixed_and_read_back() {
+        let text = "# two documents\napiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - image: a # keep\n---\nkind: List\nitems:\n- spec: {containers: [{image: b}]}\n";
+        let places = places_of(text).unwrap();
+        let documents = parse_documents(text).unwrap();
+        let change =
+            |pointer: &str, value: &str| BTreeMap::from([(pointer.to_string(), json!(value))]);
+        let objects = [
+            ObjectChange {
+                document: 0,
+                prefix: "",
+                label: "Pod/".into(),
+                original: &documents[0],
+                changes: change("/spec/containers/0/image", "a@sha256:1"),
+            },
+            ObjectChange {
+                document: 1,
+                prefix: "/items/0",
+                label: "Pod/b".into(),
+                original: &documents[1]["items"][0],
+                changes: change("/spec/containers/0/imagePullPolicy", "Always"),
+            },
+        ];
+        let fix = fix_text("f.yaml", text, |d| places.get(d), &objects);
+        assert_eq!(fix.problems, Vec::<String>::new());
+        assert_eq!(
+            fix.fixed.as_deref(),
+            Some("# two documents\napiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - image: a@sha256:1 # keep\n---\nkind: List\nitems:\n- spec: {containers: [{image: b, \"imagePullPolicy\": \"Always\"}]}\n")
+        );
+        assert!(
+            fix.diff.starts_with("--- f.yaml\n+++ f.yaml\n"),
+            "{}",
+            fix.diff
+        );
+        assert!(fix
+            .diff
+            .contains("-  - image: a # keep\n+  - image: a@sha256:1 # keep\n"));
+
+        // A change that cannot be written leaves its object alone, and says why.
+        let bad = [ObjectChange {
+            changes: BTreeMap::from([("/spec".to_string(), json!(1))]),
+            ..objects[0].clone()
+        }];
+        let fix = fix_text("f.yaml", text, |d| places.get(d), &bad);
+        assert_eq!(fix.fixed, None);
+        assert!(
+            fix.problems[0].starts_with("Pod/: /spec: only strings"),
+            "{:?}",
+            fix.problems
+        );
+        let unplaced = fix_text("f.yaml", text, |_| None, &objects[..1]);
+        assert_eq!(
+            unplaced.problems,
+            ["Pod/ (document 1): its place in the text is unknown"]
         );
     }
 

@@ -140,8 +140,14 @@ impl Manifests {
                             bail!(at("items: expected a list of objects"));
                         };
                         for (i, item) in items.iter().enumerate() {
-                            check_object(item)
-                                .map_err(|e| anyhow::anyhow!(at(&format!("items[{i}]: {e}"))))?;
+                            if let Err(why) = check_object(item) {
+                                let why = at(&format!("items[{i}]: {why}"));
+                                match lenient {
+                                    true => self.skipped.push(why),
+                                    false => bail!(why),
+                                }
+                                continue;
+                            }
                             self.objects.push(Object {
                                 source,
                                 document,
@@ -199,6 +205,7 @@ fn check_object(value: &Value) -> Result<(), String> {
     for field in ["apiVersion", "kind"] {
         match map.get(field) {
             Some(Value::String(s)) if !s.is_empty() => {}
+            Some(Value::String(_)) => return Err(format!("{field}: empty")),
             Some(other) => {
                 return Err(format!(
                     "{field}: expected a string, found {}",
@@ -215,16 +222,8 @@ fn check_object(value: &Value) -> Result<(), String> {
     Ok(())
 }
 
-pub fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    }
-}
+/// The name of a JSON value's type, for messages (`a list`, `an object`).
+pub use sdk_shim::extract::type_name as json_type;
 
 /// `.yaml`, `.yml` and `.json` files under `dir`, recursively, in path order.
 fn manifest_files(dir: &Path) -> Result<Vec<PathBuf>> {
@@ -310,10 +309,6 @@ pub fn places_of(text: &str) -> Result<Vec<Places>> {
                 }
             };
         match event {
-            Event::DocumentStart(_) => {
-                places = Places::new();
-                stack.clear();
-            }
             Event::DocumentEnd => documents.push(std::mem::take(&mut places)),
             Event::Scalar(value, style, _, _) => {
                 if let Some((pointer, key)) = slot(&mut stack, Some(&value)) {
@@ -400,5 +395,135 @@ impl<'a> CharIndex<'a> {
 
     pub fn at(&self, index: usize) -> Option<char> {
         self.text[self.byte(index)..].chars().next()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn read(text: &str, lenient: bool) -> Result<Manifests> {
+        let mut manifests = Manifests::default();
+        manifests.add("m.yaml".into(), None, text.into(), lenient)?;
+        Ok(manifests)
+    }
+
+    #[test]
+    fn objects_are_found_in_documents_and_lists() {
+        let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\n---\n---\napiVersion: v1\nkind: List\nitems:\n- apiVersion: apps/v1\n  kind: Deployment\n  metadata: {generateName: web-}\n";
+        let manifests = read(text, false).unwrap();
+        let found: Vec<(usize, &str, String)> = manifests
+            .objects
+            .iter()
+            .map(|o| (o.document, o.prefix.as_str(), o.label()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (0, "", "Pod/a".to_string()),
+                (2, "/items/0", "Deployment/web-".to_string())
+            ]
+        );
+        let deployment = &manifests.objects[1];
+        assert_eq!(deployment.kind(), "Deployment");
+        let place = manifests.place(deployment, "/kind").unwrap();
+        assert_eq!(
+            (place.value.start.line(), place.key.unwrap().start.col()),
+            (10, 2)
+        );
+        assert_eq!(manifests.place(deployment, "/nope"), None);
+        assert_eq!(manifests.sources[0].name, "m.yaml");
+    }
+
+    #[test]
+    fn what_is_not_an_object_is_refused_or_skipped() {
+        for (text, why) in [
+            ("kind: Pod\n", "m.yaml: document 1: apiVersion: missing"),
+            (
+                "apiVersion: ''\nkind: Pod\n",
+                "document 1: apiVersion: empty",
+            ),
+            (
+                "apiVersion: v1\nkind: 3\n",
+                "document 1: kind: expected a string, found a number",
+            ),
+            (
+                "- a\n",
+                "document 1: expected a Kubernetes object, found a list",
+            ),
+            (
+                "apiVersion: v1\nkind: List\nitems:\n- 1\n",
+                "document 1: items[0]: expected a Kubernetes object, found a number",
+            ),
+            (
+                "apiVersion: v1\nkind: PodList\nitems: 3\n",
+                "document 1: items: expected a list of objects",
+            ),
+        ] {
+            let error = format!("{:#}", read(text, false).unwrap_err());
+            assert!(error.contains(why), "{text:?}: {error}");
+            if !why.contains("items: expected") {
+                let lenient = read(text, true).unwrap();
+                assert!(lenient.objects.is_empty());
+                assert_eq!(lenient.skipped.len(), 1, "{text:?}");
+                assert!(lenient.skipped[0].contains(why), "{:?}", lenient.skipped);
+            }
+        }
+        // A kind ending in List without items is an object like any other.
+        assert_eq!(
+            read("apiVersion: v1\nkind: PodList\n", false)
+                .unwrap()
+                .objects
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn places_restart_with_each_document_and_aliases_take_their_slot() {
+        let places = places_of("a: &x 1\nb: *x\nc: 2\n---\nd: [1, {e: f}]\n").unwrap();
+        assert_eq!(places.len(), 2);
+        assert!(places[0].contains_key("/c") && !places[0].contains_key("/b"));
+        assert_eq!(places[0]["/c"].value.start.line(), 3);
+        assert!(!places[1].contains_key("/a"));
+        assert!(places[1]["/d/1/e"].flow);
+        assert!(!places[0]["/a"].flow);
+        let text = "é: [x]\n";
+        assert_eq!(CharIndex::new(text).byte(4), 5);
+        assert_eq!(CharIndex::new(text).at(3), Some('['));
+    }
+
+    #[test]
+    fn merge_keys_apply_and_duplicate_keys_are_refused() {
+        let documents = parse_documents("a: &d {x: 1}\nb:\n  <<: *d\n  y: 2\n").unwrap();
+        assert_eq!(documents[0]["b"], json!({"x": 1, "y": 2}));
+        let error = format!("{:#}", parse_documents("a: 1\na: 2\n").unwrap_err());
+        assert!(error.contains("duplicate entry with key \"a\""), "{error}");
+    }
+
+    #[test]
+    fn folders_are_searched_for_manifests_only() {
+        let dir = std::env::temp_dir().join(format!("ip-files-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        for file in [
+            "b.yaml",
+            "a.json",
+            "sub/c.yml",
+            "notes.txt",
+            "sub/d.yaml.bak",
+        ] {
+            std::fs::write(dir.join(file), "").unwrap();
+        }
+        std::fs::create_dir_all(dir.join("e.yaml")).unwrap();
+        let found = manifest_files(&dir).unwrap();
+        let names: Vec<String> = found
+            .iter()
+            .map(|p| p.strip_prefix(&dir).unwrap().display().to_string())
+            .collect();
+        assert_eq!(names, ["a.json", "b.yaml", "sub/c.yml"]);
+        let manifests = Manifests::read(&[dir.display().to_string()]).unwrap();
+        assert_eq!(manifests.sources.len(), 3);
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

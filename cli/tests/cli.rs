@@ -47,6 +47,27 @@ fn run_with_stdin(args: &[&str], stdin: Option<&str>) -> Run {
 const HELM: &str = "cli/test_data/helm";
 const GROUP: &str = "manifests/image-policies-group.yml";
 
+/// The objects some policy evaluated, in the JSON report.
+fn evaluated(report: &Value) -> Vec<&str> {
+    report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| !r["policies"].as_array().unwrap().is_empty())
+        .map(|r| r["object"].as_str().unwrap())
+        .collect()
+}
+
+/// The JSON report's result for one object (`Kind/name`).
+fn result_for<'a>(report: &'a Value, object: &str) -> &'a Value {
+    report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["object"] == object)
+        .unwrap_or_else(|| panic!("no result for {object}"))
+}
+
 fn json_of(run: &Run) -> Value {
     serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
 }
@@ -96,12 +117,7 @@ fn json_names_every_violation_with_its_line() {
         report["summary"],
         serde_json::json!({"objects": 5, "rejected": 2, "mutated": 0, "accepted": 3})
     );
-    let web = report["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["object"] == "Deployment/web")
-        .unwrap();
+    let web = result_for(&report, "Deployment/web");
     assert_eq!(web["file"], "cli/test_data/helm/web.yaml");
     assert_eq!(web["document"], 2);
     assert_eq!(web["allowed"], false);
@@ -122,12 +138,7 @@ fn json_names_every_violation_with_its_line() {
     assert_eq!(first["column"], 16);
     assert_eq!(pin["violations"][1]["line"], 35);
     // A List item's violation is located inside the list.
-    let debug = report["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["object"] == "Pod/debug")
-        .unwrap();
+    let debug = result_for(&report, "Pod/debug");
     assert_eq!(debug["pointer"], "/items/0");
     let members = debug["policies"][0]["members"].as_array().unwrap();
     let pin = members
@@ -375,15 +386,7 @@ fn policy_manifests_decide_which_objects_and_how() {
         "json",
         HELM,
     ]);
-    let report = json_of(&pods);
-    let seen: Vec<&str> = report["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| !r["policies"].as_array().unwrap().is_empty())
-        .map(|r| r["object"].as_str().unwrap())
-        .collect();
-    assert_eq!(seen, ["Pod/debug"]);
+    assert_eq!(evaluated(&json_of(&pods)), ["Pod/debug"]);
     assert_eq!(pods.code, 1);
 
     // Monitor: reported, not enforced.
@@ -412,15 +415,7 @@ fn policy_manifests_decide_which_objects_and_how() {
         HELM,
     ]);
     let report = json_of(&group);
-    let verdict = |object: &str| {
-        report["results"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["object"] == object)
-            .map(|r| r["allowed"].clone())
-            .unwrap()
-    };
+    let verdict = |object: &str| result_for(&report, object)["allowed"].clone();
     assert_eq!(verdict("Pod/debug"), true, "busybox is official");
     assert_eq!(
         verdict("Deployment/web"),
@@ -452,15 +447,7 @@ fn policy_manifests_decide_which_objects_and_how() {
         "json",
         "cli/test_data/namespaces",
     ]);
-    let report = json_of(&selected);
-    let evaluated: Vec<&str> = report["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| !r["policies"].as_array().unwrap().is_empty())
-        .map(|r| r["object"].as_str().unwrap())
-        .collect();
-    assert_eq!(evaluated, ["Pod/in-prod"]);
+    assert_eq!(evaluated(&json_of(&selected)), ["Pod/in-prod"]);
 }
 
 #[test]
@@ -475,19 +462,12 @@ fn the_manifests_secrets_serve_as_cluster_state() {
     ]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     let report = json_of(&run);
-    let results = report["results"].as_array().unwrap();
-    let cron = results
-        .iter()
-        .find(|r| r["object"] == "CronJob/cleanup")
-        .unwrap();
+    let cron = result_for(&report, "CronJob/cleanup");
     assert_eq!(
         cron["allowed"], true,
         "its secret is in pull-secret.yaml: {cron:#}"
     );
-    let web = results
-        .iter()
-        .find(|r| r["object"] == "Deployment/web")
-        .unwrap();
+    let web = result_for(&report, "Deployment/web");
     let secret = web["policies"]
         .as_array()
         .unwrap()

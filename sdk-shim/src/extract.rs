@@ -115,8 +115,8 @@ pub enum Selected<'a> {
     Container(String, &'a Value),
 }
 
-/// The name of a JSON value's type, for messages.
-pub(crate) fn type_name(value: &Value) -> &'static str {
+/// The name of a JSON value's type, for messages (`a list`, `an object`).
+pub fn type_name(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
