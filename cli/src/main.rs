@@ -387,15 +387,14 @@ fn test(args: TestArgs) -> Result<u8> {
         match path.is_dir() {
             true => {
                 // In a folder, the suites are the YAML files with `cases`; the rest are fixtures.
-                let mut found: Vec<PathBuf> = walk(path)?
-                    .into_iter()
-                    .filter(|p| {
-                        matches!(p.extension().and_then(|e| e.to_str()), Some("yml" | "yaml"))
-                    })
-                    .filter(|p| is_suite(p))
-                    .collect();
-                found.sort();
-                files.extend(found);
+                files.extend(
+                    image_policies::manifests::manifest_files(path)?
+                        .into_iter()
+                        .filter(|p| {
+                            matches!(p.extension().and_then(|e| e.to_str()), Some("yml" | "yaml"))
+                        })
+                        .filter(|p| is_suite(p)),
+                );
             }
             false => files.push(path.clone()),
         }
@@ -459,17 +458,4 @@ fn is_suite(path: &Path) -> bool {
         .ok()
         .and_then(|text| yaml_serde::from_str::<Value>(&text).ok())
         .is_some_and(|value| value.get("cases").is_some())
-}
-
-fn walk(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
-        let entry = entry?;
-        // Symbolic links to folders are not followed (a link to a parent would never end).
-        match entry.file_type()?.is_dir() {
-            true => found.extend(walk(&entry.path())?),
-            false => found.push(entry.path()),
-        }
-    }
-    Ok(found)
 }

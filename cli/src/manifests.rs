@@ -187,11 +187,26 @@ impl Manifests {
         Ok(())
     }
 
+    /// Where the container or image volume at `pointer` (relative to `object`) names its image,
+    /// else where the node itself is, if known.
+    pub fn image_place(&self, object: &Object, pointer: &str) -> Option<Place> {
+        let places = self.places.get(&(object.source, object.document))?;
+        image_place(places, &format!("{}{pointer}", object.prefix))
+    }
+
     /// Where `pointer` (relative to `object`) is in its source, if known.
     pub fn place(&self, object: &Object, pointer: &str) -> Option<Place> {
         let places = self.places.get(&(object.source, object.document))?;
         places.get(&format!("{}{pointer}", object.prefix)).copied()
     }
+}
+
+/// Where the container or image volume at `pointer` (from the document's root) names its image:
+/// its `image`, an image volume's `reference`, else the node itself.
+pub fn image_place(places: &Places, pointer: &str) -> Option<Place> {
+    ["/image", "/reference", ""]
+        .iter()
+        .find_map(|tail| places.get(&format!("{pointer}{tail}")).copied())
 }
 
 /// A Kubernetes object needs `apiVersion` and `kind`, as the API server does.
@@ -226,7 +241,7 @@ fn check_object(value: &Value) -> Result<(), String> {
 pub use sdk_shim::extract::type_name as json_type;
 
 /// `.yaml`, `.yml` and `.json` files under `dir`, recursively, in path order.
-fn manifest_files(dir: &Path) -> Result<Vec<PathBuf>> {
+pub fn manifest_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut found = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(dir) = pending.pop() {

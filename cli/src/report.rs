@@ -29,13 +29,7 @@ impl Findings<'_> {
             .map(|text| {
                 let mut violation = parse_violation(text);
                 if let Some(pointer) = &violation.pointer {
-                    let place = [
-                        format!("{pointer}/image"),
-                        format!("{pointer}/reference"),
-                        pointer.clone(),
-                    ]
-                    .iter()
-                    .find_map(|p| self.manifests.place(object, p));
+                    let place = self.manifests.image_place(object, pointer);
                     if let Some(place) = place {
                         violation.line = Some(place.value.start.line());
                         violation.column = Some(place.value.start.col() + 1);

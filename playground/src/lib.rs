@@ -11,7 +11,7 @@
 //! [`validate_settings`] and [`evaluate`].
 
 use image_policies::fix::{fix_text, ObjectChange};
-use image_policies::manifests::{json_type, parse_documents, Manifests, Places};
+use image_policies::manifests::{image_place, json_type, parse_documents, Manifests};
 use sdk_shim::host::{FixtureHost, Host};
 use sdk_shim::message::{parse_violation, split_message};
 use serde::Deserialize;
@@ -248,7 +248,8 @@ fn run_checked(input: &Input) -> Result<Value, String> {
                     let line = v
                         .pointer
                         .as_deref()
-                        .and_then(|p| image_line(places, prefix, p));
+                        .and_then(|p| image_place(places?, &format!("{prefix}{p}")))
+                        .map(|place| place.value.start.line());
                     json!({"container": v.subject, "pointer": v.pointer, "image": v.image,
                            "reason": v.reason, "line": line})
                 })
@@ -321,15 +322,6 @@ fn original_at<'a>(manifests: &'a Manifests, document: usize, prefix: &str) -> O
             Some(rest) => o.value.pointer(rest),
             None => None,
         })
-}
-
-/// The line of a container's image (or of the node at `pointer`).
-fn image_line(places: Option<&Places>, prefix: &str, pointer: &str) -> Option<usize> {
-    let places = places?;
-    ["/image", "/reference", ""]
-        .iter()
-        .find_map(|tail| places.get(&format!("{prefix}{pointer}{tail}")))
-        .map(|place| place.value.start.line())
 }
 
 fn digests(text: &str) -> Result<HashMap<String, Result<String, String>>, String> {
