@@ -129,10 +129,10 @@ pub fn check_readable(text: &str) -> Result<(), String> {
         match bytes[i] {
             b'"' => {
                 i += 1;
-                while i < bytes.len() && bytes[i] != b'"' {
-                    if bytes[i] != b'\\' {
-                        i += 1;
-                        continue;
+                loop {
+                    i = string_end_or_escape(bytes, i);
+                    if bytes.get(i) != Some(&b'\\') {
+                        break;
                     }
                     if bytes.get(i + 1) != Some(&b'u') {
                         i += 2;
@@ -164,8 +164,10 @@ pub fn check_readable(text: &str) -> Result<(), String> {
                     .position(|b| !matches!(b, b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9'))
                     .map_or(bytes.len(), |n| i + n);
                 let number = &text[i..end];
-                // serde_json's own number parser decides (and no second one is linked in).
-                if serde_json::from_slice::<f64>(number.as_bytes()).is_err() {
+                // Without an exponent, fewer than 309 digits are always within range (the text
+                // is valid JSON); otherwise serde_json's own number parser decides.
+                let surely_finite = number.len() < 300 && !number.contains(['e', 'E']);
+                if !surely_finite && serde_json::from_slice::<f64>(number.as_bytes()).is_err() {
                     return unreadable(format!("the number {number} is out of range"));
                 }
                 i = end;
@@ -176,6 +178,30 @@ pub fn check_readable(text: &str) -> Result<(), String> {
         i += 1;
     }
     Ok(())
+}
+
+/// The index of the first `"` or `\\` from `i` on (or the end): eight bytes at a time, since
+/// most of an object's text is inside strings.
+fn string_end_or_escape(bytes: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const HIGH_BITS: u64 = ONES << 7;
+    while let Some(Ok(chunk)) = bytes.get(i..i + 8).map(<[u8; 8]>::try_from) {
+        let word = u64::from_le_bytes(chunk);
+        // A byte of `word ^ ONES * b` is zero where `word` holds `b`; the lowest high bit left
+        // by the subtraction marks the first such byte.
+        let quote = word ^ (ONES * u64::from(b'"'));
+        let backslash = word ^ (ONES * u64::from(b'\\'));
+        let found = (quote.wrapping_sub(ONES) & !quote | backslash.wrapping_sub(ONES) & !backslash)
+            & HIGH_BITS;
+        if found != 0 {
+            return i + (found.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < bytes.len() && !matches!(bytes[i], b'"' | b'\\') {
+        i += 1;
+    }
+    i
 }
 
 /// The value of four hex digits (valid JSON has them after `\\u`).
@@ -611,7 +637,22 @@ mod text_tests {
 
 #[cfg(test)]
 mod readable_tests {
-    use super::check_readable;
+    use super::{check_readable, string_end_or_escape};
+
+    #[test]
+    fn the_word_scan_finds_the_first_quote_or_backslash() {
+        let text = br#"0123456789"abc\def"ghijklmnopqrstu\"vwxyz_0123456789"#;
+        for start in 0..=text.len() {
+            let expected = text[start..]
+                .iter()
+                .position(|b| matches!(b, b'"' | b'\\'))
+                .map_or(text.len(), |n| start + n);
+            assert_eq!(string_end_or_escape(text, start), expected, "from {start}");
+        }
+        // Bytes just below and above '"' and '\\' (and with the high bit set) are not matches.
+        let near = [b'!', b'#', b'[', b']', 0xA2, 0xDC, 0x7F, 0x80, b'a'];
+        assert_eq!(string_end_or_escape(&near, 0), near.len());
+    }
 
     /// (JSON text, whether serde_json reads it): the check agrees with serde_json.
     #[test]
@@ -639,6 +680,18 @@ mod readable_tests {
             (r#"{"a": "ab\ud83d"}"#.to_string(), false),
             (r#"{"a": "\ud83d\ude00 x \ud800"}"#.to_string(), false),
             (r#"{"a": "\u00e9\ud800"}"#.to_string(), false),
+            // Long strings are scanned eight bytes at a time: escapes anywhere in them count.
+            (
+                r#"{"annotation": "{\"a\":\"0123456789abcdef\ud800\"}"}"#.to_string(),
+                false,
+            ),
+            (
+                r#"{"annotation": "0123456789abcdef0123\ud83d\ude00"}"#.to_string(),
+                true,
+            ),
+            // Numbers without an exponent overflow only past 308 digits.
+            (format!(r#"{{"a": {}}}"#, "9".repeat(299)), true),
+            (format!(r#"{{"a": -{}.5}}"#, "9".repeat(400)), false),
         ];
         for (text, readable) in cases {
             // As the answer holds it: one level more.

@@ -147,13 +147,13 @@ impl RegistryPattern {
 
     /// Whether the image's registry and repository fall under this pattern.
     pub fn matches(&self, image: &ImageRef) -> bool {
-        self.matches_host(&image.host_id(), image.port().as_deref())
+        self.matches_host(image.host_id(), image.port())
             && self.matches_repository(&image.canonical_repository(), false)
     }
 
     /// Whether the image's repository is exactly this pattern's (no nested repository).
     fn matches_exactly(&self, image: &ImageRef) -> bool {
-        self.matches_host(&image.host_id(), image.port().as_deref())
+        self.matches_host(image.host_id(), image.port())
             && self.matches_repository(&image.canonical_repository(), true)
     }
 
@@ -162,7 +162,7 @@ impl RegistryPattern {
     pub fn matches_registry_on_its_port(&self, image: &ImageRef) -> bool {
         let default_port = image
             .port()
-            .is_none_or(|port| DEFAULT_PORTS.contains(&port.as_str()));
+            .is_none_or(|port| DEFAULT_PORTS.contains(&port));
         self.matches(image) && (self.port.is_some() || default_port)
     }
 

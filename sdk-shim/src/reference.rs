@@ -43,6 +43,9 @@ pub struct ImageRef {
     repository: String,
     tag: Option<String>,
     digest: Option<String>,
+    /// What `registry` names, worked out once: patterns compare every image with it.
+    host: HostId,
+    port: Option<String>,
 }
 
 /// Why a string is not a valid image reference.
@@ -140,12 +143,25 @@ impl ImageRef {
         if path.len() > PATH_MAX_LEN {
             return Err(ReferenceError::NameTooLong(path.len()));
         }
-        Ok(ImageRef {
+        Ok(ImageRef::new(registry, path, tag, digest))
+    }
+
+    fn new(
+        registry: String,
+        repository: String,
+        tag: Option<String>,
+        digest: Option<String>,
+    ) -> Self {
+        let (host, port) = split_host_port(&registry).unwrap_or((&registry, None));
+        let (host, port) = (HostId::parse(host), canonical_port(port));
+        ImageRef {
             registry,
-            repository: path,
+            repository,
             tag,
             digest,
-        })
+            host,
+            port,
+        }
     }
 
     /// Registry host with optional port as written (`index.docker.io` written as `docker.io`).
@@ -154,14 +170,13 @@ impl ImageRef {
     }
 
     /// Which registry host this is, every spelling folded to one (see [`crate::registry_host`]).
-    pub fn host_id(&self) -> HostId {
-        let (host, _) = split_host_port(&self.registry).unwrap_or((&self.registry, None));
-        HostId::parse(host)
+    pub fn host_id(&self) -> &HostId {
+        &self.host
     }
 
     /// The port as a number without leading zeros, `None` when none is written (443).
-    pub fn port(&self) -> Option<String> {
-        canonical_port(split_host_port(&self.registry).and_then(|(_, port)| port))
+    pub fn port(&self) -> Option<&str> {
+        self.port.as_deref()
     }
 
     /// The repository as the registry serves it: on Docker Hub (however spelt) a one-component
@@ -202,7 +217,12 @@ impl ImageRef {
     /// `registry/repository`, e.g. `docker.io/library/nginx`: Go's `Named.Name()`, the string the
     /// kubelet looks credentials up with.
     pub fn name(&self) -> String {
-        format!("{}/{}", self.registry, self.repository)
+        // Room for a tag or digest: `fully_qualified` and `to_image_string` append to it.
+        let mut name = String::with_capacity(self.registry.len() + self.repository.len() + 80);
+        name.push_str(&self.registry);
+        name.push('/');
+        name.push_str(&self.repository);
+        name
     }
 
     /// The fully-qualified form: `docker.io/library/nginx:latest`, `ghcr.io/a/b@sha256:…`.
@@ -221,12 +241,12 @@ impl ImageRef {
 
     /// The same reference moved to another registry/repository, keeping tag and digest.
     pub fn with_name(&self, registry: &str, repository: &str) -> Self {
-        ImageRef {
-            registry: registry.to_string(),
-            repository: repository.to_string(),
-            tag: self.tag.clone(),
-            digest: self.digest.clone(),
-        }
+        ImageRef::new(
+            registry.to_string(),
+            repository.to_string(),
+            self.tag.clone(),
+            self.digest.clone(),
+        )
     }
 
     /// The reference as an image string, with only the tag and digest that were written.
@@ -657,7 +677,7 @@ mod tests {
         for (reference, host, port, repository) in cases {
             let image = ImageRef::parse(reference).unwrap();
             assert_eq!(image.host_id().to_string(), host, "{reference}");
-            assert_eq!(image.port().as_deref(), port, "{reference}");
+            assert_eq!(image.port(), port, "{reference}");
             assert_eq!(image.canonical_repository(), repository, "{reference}");
         }
     }

@@ -109,23 +109,23 @@ impl fmt::Display for HostId {
 /// An IPv4 address as C's `inet_aton` reads it: one to four parts, each decimal, octal (leading
 /// `0`) or hexadecimal (`0x`), the last filling the remaining bytes (`10.5` is `10.0.0.5`).
 fn inet_aton(host: &str) -> Option<Ipv4Addr> {
-    let parts: Vec<&str> = host.split('.').collect();
-    if parts.len() > 4 {
-        return None;
-    }
-    let mut values = Vec::with_capacity(parts.len());
-    for part in &parts {
+    // At most four parts, read without allocating: every image's host goes through here.
+    let mut values = [0u64; 4];
+    let mut count = 0;
+    for part in host.split('.') {
         let (digits, radix) = match part.strip_prefix("0x").or_else(|| part.strip_prefix("0X")) {
             Some(hex) => (hex, 16),
             None if part.len() > 1 && part.starts_with('0') => (&part[1..], 8),
-            None => (*part, 10),
+            None => (part, 10),
         };
-        if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        if count == values.len() || digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix))
+        {
             return None;
         }
-        values.push(u64::from_str_radix(digits, radix).ok()?);
+        values[count] = u64::from_str_radix(digits, radix).ok()?;
+        count += 1;
     }
-    let (last, leading) = values.split_last()?;
+    let (last, leading) = values[..count].split_last()?;
     if leading.iter().any(|&v| v > 0xff) || *last >= 1 << (8 * (4 - leading.len())) {
         return None;
     }

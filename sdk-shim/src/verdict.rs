@@ -10,7 +10,7 @@ use crate::request::{AdmissionRequest, Mutable};
 use crate::workload::ContainerRef;
 use kubewarden_policy_sdk::response::ValidationResponse;
 use serde_json::Value;
-use std::fmt::Display;
+use std::fmt::{Display, Write as _};
 
 /// What a policy found in one request.
 #[derive(Debug, Default)]
@@ -40,7 +40,9 @@ impl Verdict {
     /// When the UPDATE does not change it, a warning instead.
     pub fn reject(&mut self, container: &ContainerRef, why: impl Display) {
         let image = container.image.unwrap_or("");
-        let finding = format!("{container} image '{image}': {why}");
+        // Sized for the usual message, so that writing it seldom grows the string.
+        let mut finding = String::with_capacity(160 + image.len() + container.pointer.len());
+        let _ = write!(finding, "{container} image '{image}': {why}");
         self.record(container, finding);
     }
 
@@ -244,12 +246,16 @@ fn for_each_piece(violations: &[String], mut write: impl FnMut(&str)) {
     if let [only] = violations {
         return write(only);
     }
-    write(&format!("{} problems: ", violations.len()));
+    let mut number = String::with_capacity(24);
+    let _ = write!(number, "{} problems: ", violations.len());
+    write(&number);
     for (i, violation) in violations.iter().enumerate() {
         if i > 0 {
             write("; ");
         }
-        write(&format!("({}) ", i + 1));
+        number.clear();
+        let _ = write!(number, "({}) ", i + 1);
+        write(&number);
         write(violation);
     }
 }
