@@ -31,6 +31,17 @@ pub fn request<P: Policy>(data: &[u8], host: &FixtureHost) {
     serde_json::to_vec(&response).expect("the response encodes as JSON");
 }
 
+/// Where the fast payload reader (`sdk_shim::json`) decodes a payload, serde_json decodes it
+/// to the same request and settings.
+pub fn fast_reader_agrees(data: &[u8]) {
+    use sdk_shim::request::ValidationPayload;
+    if let Ok(fast) = sdk_shim::json::from_slice::<ValidationPayload<Value>>(data) {
+        let slow = serde_json::from_slice::<ValidationPayload<Value>>(data)
+            .expect("serde_json reads what the fast reader reads");
+        assert_eq!(format!("{fast:?}"), format!("{slow:?}"));
+    }
+}
+
 /// The namespace the fixture requests live in.
 pub const NAMESPACE: &str = "default";
 

@@ -14,6 +14,7 @@ static HOST: OnceLock<FixtureHost> = OnceLock::new();
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let host = HOST.get_or_init(checks::fixture_host);
+    checks::fast_reader_agrees(data);
     macro_rules! check {
         ($policy:ty) => {
             checks::request::<$policy>(data, host);

@@ -41,7 +41,7 @@ pub fn validate_settings<P: Policy>(payload: &[u8]) -> Vec<u8> {
 
 /// The `validate` operation: a `ValidationResponse`.
 pub fn validate<P: Policy>(payload: &[u8], host: &dyn Host) -> Vec<u8> {
-    respond::<P>(payload, host).to_json()
+    respond::<P>(payload, host).into_json()
 }
 
 /// Decodes a `validate` payload and judges it, as a Kubewarden `ValidationResponse` (for native

@@ -8,6 +8,7 @@ pub mod changes;
 pub mod entry;
 pub mod extract;
 pub mod host;
+pub mod json;
 pub mod message;
 pub mod patch;
 pub mod pattern;

@@ -11,6 +11,7 @@
 //!    pointer that leads nowhere, an index to append at, a patch inside another) is left to it,
 //!    so all three give the same object and the same errors.
 
+use crate::json::string_stop;
 use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -72,6 +73,10 @@ pub fn apply_to_text(text: &str, patches: &[Patch]) -> Result<String, String> {
     Ok(tree.to_string())
 }
 
+/// Room left after a patched text for the answer around it
+/// ([`crate::verdict::Response::into_json`] writes it in place).
+const ANSWER_ROOM: usize = 160;
+
 /// Way 1: every patch anchored in `text`. `None` where another way must decide.
 fn splice_anchored(text: &str, patches: &[Patch]) -> Option<String> {
     let base = text.as_ptr() as usize;
@@ -103,8 +108,9 @@ fn splice_anchored(text: &str, patches: &[Patch]) -> Option<String> {
         });
     }
     edits.sort_by_key(|(start, end, _)| (*start, *end));
-    let mut out =
-        String::with_capacity(text.len() + edits.iter().map(|e| e.2.len()).sum::<usize>());
+    let mut out = String::with_capacity(
+        text.len() + ANSWER_ROOM + edits.iter().map(|e| e.2.len()).sum::<usize>(),
+    );
     let mut copied = 0;
     for (start, end, replacement) in edits {
         if start < copied {
@@ -130,9 +136,15 @@ pub fn check_readable(text: &str) -> Result<(), String> {
             b'"' => {
                 i += 1;
                 loop {
-                    i = string_end_or_escape(bytes, i);
-                    if bytes.get(i) != Some(&b'\\') {
-                        break;
+                    i = string_stop(bytes, i);
+                    match bytes.get(i) {
+                        Some(b'\\') => {}
+                        // Valid JSON has no control character in a string: nothing to check.
+                        Some(0..=0x1f) => {
+                            i += 1;
+                            continue;
+                        }
+                        _ => break,
                     }
                     if bytes.get(i + 1) != Some(&b'u') {
                         i += 2;
@@ -180,30 +192,6 @@ pub fn check_readable(text: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The index of the first `"` or `\\` from `i` on (or the end): eight bytes at a time, since
-/// most of an object's text is inside strings.
-fn string_end_or_escape(bytes: &[u8], mut i: usize) -> usize {
-    const ONES: u64 = u64::from_le_bytes([1; 8]);
-    const HIGH_BITS: u64 = ONES << 7;
-    while let Some(Ok(chunk)) = bytes.get(i..i + 8).map(<[u8; 8]>::try_from) {
-        let word = u64::from_le_bytes(chunk);
-        // A byte of `word ^ ONES * b` is zero where `word` holds `b`; the lowest high bit left
-        // by the subtraction marks the first such byte.
-        let quote = word ^ (ONES * u64::from(b'"'));
-        let backslash = word ^ (ONES * u64::from(b'\\'));
-        let found = (quote.wrapping_sub(ONES) & !quote | backslash.wrapping_sub(ONES) & !backslash)
-            & HIGH_BITS;
-        if found != 0 {
-            return i + (found.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    while i < bytes.len() && !matches!(bytes[i], b'"' | b'\\') {
-        i += 1;
-    }
-    i
-}
-
 /// The value of four hex digits (valid JSON has them after `\\u`).
 fn hex4(digits: Option<&[u8]>) -> u32 {
     digits.unwrap_or_default().iter().fold(0, |value, digit| {
@@ -227,7 +215,7 @@ fn patch_text(text: &str, patches: &[Patch]) -> Option<String> {
         split.push((tokens, &patch.value));
     }
     let patches: Vec<Tokens> = split.iter().map(|(t, v)| (t.as_slice(), *v)).collect();
-    let mut out = String::with_capacity(text.len() + 64 * patches.len());
+    let mut out = String::with_capacity(text.len() + ANSWER_ROOM + 64 * patches.len());
     write_patched(text, &patches, &mut out)?;
     Some(out)
 }
@@ -637,22 +625,7 @@ mod text_tests {
 
 #[cfg(test)]
 mod readable_tests {
-    use super::{check_readable, string_end_or_escape};
-
-    #[test]
-    fn the_word_scan_finds_the_first_quote_or_backslash() {
-        let text = br#"0123456789"abc\def"ghijklmnopqrstu\"vwxyz_0123456789"#;
-        for start in 0..=text.len() {
-            let expected = text[start..]
-                .iter()
-                .position(|b| matches!(b, b'"' | b'\\'))
-                .map_or(text.len(), |n| start + n);
-            assert_eq!(string_end_or_escape(text, start), expected, "from {start}");
-        }
-        // Bytes just below and above '"' and '\\' (and with the high bit set) are not matches.
-        let near = [b'!', b'#', b'[', b']', 0xA2, 0xDC, 0x7F, 0x80, b'a'];
-        assert_eq!(string_end_or_escape(&near, 0), near.len());
-    }
+    use super::check_readable;
 
     /// (JSON text, whether serde_json reads it): the check agrees with serde_json.
     #[test]

@@ -1,6 +1,6 @@
 //! The part of a Kubernetes `AdmissionRequest` the policies read, decoded and nothing more.
 
-use crate::view::{is_escaped, KeyAt, Object, ObjectSource, SourceSeed, Trees};
+use crate::view::{KeyAt, Object, ObjectSource, SourceSeed, Trees};
 use crate::workload::pod_spec_at;
 use serde::de::{Error as _, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
@@ -25,19 +25,20 @@ struct TextPayload<'a, S> {
 }
 
 impl<'a, S: Deserialize<'a>> ValidationPayload<'a, S> {
-    /// Decodes a `validate` payload, reading the objects' views in the same pass; if a string
-    /// a view reads is written with escapes, again with the objects kept as text (they are then
-    /// read from their trees).
+    /// Decodes a `validate` payload, reading the objects' views in the same pass
+    /// ([`crate::json`]). What that reader leaves to serde_json (a string a view reads written
+    /// with escapes, a kind without a pod spec, any error) is decoded again by serde_json with
+    /// the objects kept as text: they are then read from their trees, and serde_json words any
+    /// error.
     pub fn decode(bytes: &'a [u8]) -> Result<Self, serde_json::Error> {
-        match serde_json::from_slice::<Self>(bytes) {
-            Err(e) if is_escaped(&e) => {
-                serde_json::from_slice::<TextPayload<S>>(bytes).map(|p| ValidationPayload {
-                    request: p.request,
-                    settings: p.settings,
-                })
-            }
-            decoded => decoded,
+        // The fast reader gives what serde_json gives, or leaves the payload to it.
+        if let Ok(payload) = crate::json::from_slice::<Self>(bytes) {
+            return Ok(payload);
         }
+        serde_json::from_slice::<TextPayload<S>>(bytes).map(|p| ValidationPayload {
+            request: p.request,
+            settings: p.settings,
+        })
     }
 }
 
@@ -71,7 +72,7 @@ const REQUEST_FIELDS: [&str; 7] = [
 /// Decodes the objects as JSON text.
 impl<'de: 'a, 'a> Deserialize<'de> for AdmissionRequest<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_map(RequestVisitor { views: false })
+        d.deserialize_map(RequestVisitor::<false>)
     }
 }
 
@@ -80,15 +81,15 @@ impl<'a> AdmissionRequest<'a> {
     /// it (as the API server writes an `AdmissionRequest`) and is a built-in kind: the object's
     /// text is then scanned once.
     pub fn with_views<'de: 'a, D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_map(RequestVisitor { views: true })
+        d.deserialize_map(RequestVisitor::<true>)
     }
 }
 
-struct RequestVisitor {
-    views: bool,
-}
+/// With `VIEWS`, reads the objects' views; without, keeps them as text (a constant, so that
+/// serde_json's pass, which never reads views, does not carry their code).
+struct RequestVisitor<const VIEWS: bool>;
 
-impl<'de> Visitor<'de> for RequestVisitor {
+impl<'de, const VIEWS: bool> Visitor<'de> for RequestVisitor<VIEWS> {
     type Value = AdmissionRequest<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -125,7 +126,7 @@ impl<'de> Visitor<'de> for RequestVisitor {
                 4 => request.namespace = map.next_value()?,
                 _ => {
                     let kind = &request.kind;
-                    let path = match self.views && seen[1] {
+                    let path = match VIEWS && seen[1] {
                         true => pod_spec_at(&kind.group, &kind.kind).map(|(_, path)| path),
                         false => None,
                     };
@@ -261,6 +262,64 @@ fn is_pod_container_image(pointer: &str) -> bool {
 mod tests {
     use super::*;
     use crate::testing::{raw, raw_text};
+
+    /// Every request fixture of the project, as a payload (compact and pretty): the fast reader
+    /// decodes it, and to what serde_json decodes it.
+    #[test]
+    fn the_fast_reader_decodes_the_fixtures_as_serde_json_does() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut dirs = vec![root.join("sdk-shim/test_data"), root.join("e2e/test_data")];
+        for policy in std::fs::read_dir(root.join("policies")).unwrap() {
+            dirs.push(policy.unwrap().path().join("test_data"));
+        }
+        let mut decoded = 0;
+        for dir in dirs {
+            for file in std::fs::read_dir(&dir).unwrap() {
+                let path = file.unwrap().path();
+                if path.extension().is_none_or(|e| e != "json") {
+                    continue;
+                }
+                let request = crate::testing::read_request_value(&path);
+                let payload = serde_json::json!({"request": request, "settings": {"a": [1, -2.5, "b", null]}});
+                for text in [
+                    payload.to_string(),
+                    serde_json::to_string_pretty(&payload).unwrap(),
+                ] {
+                    let slow = serde_json::from_slice::<ValidationPayload<serde_json::Value>>(
+                        text.as_bytes(),
+                    );
+                    match crate::json::from_slice::<ValidationPayload<serde_json::Value>>(
+                        text.as_bytes(),
+                    ) {
+                        Ok(fast) => {
+                            decoded += 1;
+                            assert_eq!(
+                                format!("{fast:?}"),
+                                format!("{:?}", slow.unwrap()),
+                                "{}",
+                                path.display()
+                            );
+                        }
+                        // Left to serde_json where it fails too (not a request, or a view
+                        // reads a string with escapes), or where an object is kept as raw text
+                        // (a kind without a pod spec).
+                        Err(_) => {
+                            let raw = |p: ValidationPayload<serde_json::Value>| {
+                                [p.request.object, p.request.old_object]
+                                    .iter()
+                                    .any(|o| matches!(o, ObjectSource::Text(_)))
+                            };
+                            assert!(slow.map_or(true, raw), "{}", path.display())
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            decoded > 100,
+            "only {decoded} payloads decoded by the fast reader"
+        );
+    }
 
     fn request(
         kind: &str,

@@ -186,33 +186,61 @@ impl Response {
     /// A `ValidationResponse` as JSON, the mutated object copied in as it is.
     pub fn to_json(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(
-            64 + self.mutated_object.as_ref().map_or(0, String::len)
+            128 + self.mutated_object.as_ref().map_or(0, String::len)
                 + self.message.as_ref().map_or(0, String::len)
                 + message_len(&self.violations),
         );
-        // Writing plain data (a bool, strings, a number) to a Vec cannot fail.
+        self.write_head(&mut out);
+        match &self.mutated_object {
+            Some(object) => out.extend_from_slice(object.as_bytes()),
+            None => out.extend_from_slice(b"null"),
+        }
+        self.write_tail(&mut out);
+        out
+    }
+
+    /// The same JSON as [`Self::to_json`], written around the mutated object where it lies: the
+    /// object is most of the answer, and a fresh instance pays for every new page it touches.
+    pub fn into_json(mut self) -> Vec<u8> {
+        let Some(object) = self.mutated_object.take() else {
+            return self.to_json();
+        };
+        let mut head = Vec::with_capacity(128 + self.message.as_ref().map_or(0, String::len));
+        self.write_head(&mut head);
+        let mut out = object.into_bytes();
+        let len = out.len();
+        // Within the room `crate::patch` leaves, unless there are long warnings.
+        out.extend_from_slice(&head);
+        out.copy_within(..len, head.len());
+        out[..head.len()].copy_from_slice(&head);
+        self.write_tail(&mut out);
+        out
+    }
+
+    /// Everything before the mutated object. Writing plain data (a bool, strings, a number) to
+    /// a Vec cannot fail.
+    fn write_head(&self, out: &mut Vec<u8>) {
         let accepted: &[u8] = if self.accepted { b"true" } else { b"false" };
         out.extend_from_slice(b"{\"accepted\":");
         out.extend_from_slice(accepted);
         out.extend_from_slice(b",\"message\":");
         if self.violations.is_empty() {
-            let _ = serde_json::to_writer(&mut out, &self.message);
+            let _ = serde_json::to_writer(&mut *out, &self.message);
         } else {
             out.push(b'"');
-            for_each_piece(&self.violations, |piece| escape_into(&mut out, piece));
+            for_each_piece(&self.violations, |piece| escape_into(out, piece));
             out.push(b'"');
         }
         out.extend_from_slice(b",\"code\":");
-        let _ = serde_json::to_writer(&mut out, &self.code);
+        let _ = serde_json::to_writer(&mut *out, &self.code);
         out.extend_from_slice(b",\"mutated_object\":");
-        match &self.mutated_object {
-            Some(object) => out.extend_from_slice(object.as_bytes()),
-            None => out.extend_from_slice(b"null"),
-        }
+    }
+
+    /// Everything after the mutated object.
+    fn write_tail(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b",\"audit_annotations\":null,\"warnings\":");
-        let _ = serde_json::to_writer(&mut out, &self.warnings);
+        let _ = serde_json::to_writer(&mut *out, &self.warnings);
         out.push(b'}');
-        out
     }
 }
 
@@ -347,8 +375,26 @@ mod tests {
                 mutated_object: Some(r#"{"a":[1,"x"]}"#.to_string()),
                 ..Response::default()
             },
+            Response {
+                accepted: true,
+                mutated_object: Some(r#"{"b":[true,null]}"#.to_string()),
+                warnings: Some(vec![awkward.to_string(), "second".to_string()]),
+                ..Response::default()
+            },
         ] {
             let written = response.to_json();
+            let moved = Response {
+                violations: response.violations.clone(),
+                message: response.message.clone(),
+                warnings: response.warnings.clone(),
+                mutated_object: response.mutated_object.clone(),
+                ..response
+            };
+            assert_eq!(
+                moved.into_json(),
+                written,
+                "into_json writes what to_json writes"
+            );
             let expected = serde_json::to_vec(&ValidationResponse::from(Response {
                 violations: response.violations.clone(),
                 message: response.message.clone(),

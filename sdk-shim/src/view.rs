@@ -184,11 +184,6 @@ impl<'de> Visitor<'de> for KeyAt<'_> {
 /// Marks the one error a view returns: a string it cannot borrow.
 const ESCAPED: &str = "a string with escapes cannot be borrowed";
 
-/// Whether decoding stopped at a string a view cannot borrow.
-pub(crate) fn is_escaped(error: &serde_json::Error) -> bool {
-    error.to_string().starts_with(ESCAPED)
-}
-
 /// A string field, borrowed; any other type reads as missing (`None`).
 struct Text;
 
@@ -623,11 +618,8 @@ impl<'a> Object<'a> {
     /// already parsed) from the tree.
     pub(crate) fn read<R: Reader<'a> + Copy>(&self, reader: R) -> Result<Shape<R::Out>, String> {
         if let (ObjectSource::Text(text), None) = (self.source, self.tree.get()) {
-            let mut json = serde_json::Deserializer::from_slice(text.get().as_bytes());
-            match Read(reader).deserialize(&mut json) {
-                Ok(shape) => return Ok(shape),
-                Err(e) if is_escaped(&e) => {}
-                Err(e) => return Err(format!("cannot read the object: {e}")),
+            if let Ok(shape) = crate::json::from_slice_seed(text.get().as_bytes(), Read(reader)) {
+                return Ok(shape);
             }
         }
         Read(reader)
