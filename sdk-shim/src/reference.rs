@@ -183,7 +183,7 @@ impl ImageRef {
     /// path is an official image under `library/`.
     pub fn canonical_repository(&self) -> Cow<'_, str> {
         if !self.repository.contains('/') && self.host_id().is_docker_hub() {
-            Cow::Owned(format!("library/{}", self.repository))
+            Cow::Owned(["library/", &self.repository].concat())
         } else {
             Cow::Borrowed(&self.repository)
         }
@@ -293,7 +293,7 @@ fn split_registry(name: &str) -> Result<(String, String), ReferenceError> {
         return Err(ReferenceError::Uppercase);
     }
     let path = if registry == DOCKER_HUB && !path.contains('/') {
-        format!("library/{path}")
+        ["library/", path].concat()
     } else {
         path.to_string()
     };

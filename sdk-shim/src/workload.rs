@@ -105,8 +105,8 @@ impl ContainerRef<'_> {
     /// Where the image string lives.
     pub fn image_pointer(&self) -> String {
         match (self.kind, self.is_object) {
-            (ContainerKind::ImageVolume, _) => format!("{}/reference", self.pointer),
-            (_, true) => format!("{}/image", self.pointer),
+            (ContainerKind::ImageVolume, _) => child(&self.pointer, "reference"),
+            (_, true) => child(&self.pointer, "image"),
             (_, false) => self.pointer.clone(),
         }
     }
@@ -114,8 +114,8 @@ impl ContainerRef<'_> {
     /// Where the pull policy lives, when this is a container object or an image volume.
     pub fn pull_policy_pointer(&self) -> Option<String> {
         match (self.kind, self.is_object) {
-            (ContainerKind::ImageVolume, _) => Some(format!("{}/pullPolicy", self.pointer)),
-            (_, true) => Some(format!("{}/imagePullPolicy", self.pointer)),
+            (ContainerKind::ImageVolume, _) => Some(child(&self.pointer, "pullPolicy")),
+            (_, true) => Some(child(&self.pointer, "imagePullPolicy")),
             (_, false) => None,
         }
     }
@@ -180,6 +180,35 @@ pub struct Workload<'a> {
     by_extractors: bool,
     /// Pointer -> index into `pod_specs`.
     pod_spec_indexes: HashMap<String, usize>,
+}
+
+/// `base/name`, a JSON pointer one level down (built for every container, so without `format!`).
+fn child(base: &str, name: &str) -> String {
+    let mut pointer = String::with_capacity(base.len() + 1 + name.len() + 16);
+    pointer.push_str(base);
+    pointer.push('/');
+    pointer.push_str(name);
+    pointer
+}
+
+/// `base/index`.
+fn item(base: &str, index: usize) -> String {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    let mut rest = index;
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    let mut pointer = String::with_capacity(base.len() + 24);
+    pointer.push_str(base);
+    pointer.push('/');
+    pointer.extend(digits[start..].iter().map(|&digit| char::from(digit)));
+    pointer
 }
 
 /// Where the pod spec of a built-in kind lives, by API group and kind: its pointer, and the
@@ -253,7 +282,8 @@ impl<'a> Workload<'a> {
             let root = object.read(PodSpecAt(&[]))?;
             if let Some(Shape::Is(body)) = is_object(&root, "")? {
                 workload.add_list(
-                    "/ephemeralContainers",
+                    "",
+                    "ephemeralContainers",
                     ContainerKind::EphemeralContainer,
                     body.lists[2].as_ref(),
                     None,
@@ -313,12 +343,7 @@ impl<'a> Workload<'a> {
             if only_ephemeral && kind != ContainerKind::EphemeralContainer {
                 continue;
             }
-            self.add_list(
-                &format!("{pointer}/{field}"),
-                kind,
-                list.as_ref(),
-                Some(index),
-            )?;
+            self.add_list(&pointer, field, kind, list.as_ref(), Some(index))?;
         }
         if !only_ephemeral {
             self.add_image_volumes(&pointer, spec.volumes.as_ref(), index)?;
@@ -326,10 +351,11 @@ impl<'a> Workload<'a> {
         Ok(())
     }
 
-    /// Adds every container of the list at `list_pointer`.
+    /// Adds every container of the list `field` of the object at `pointer`.
     fn add_list(
         &mut self,
-        list_pointer: &str,
+        pointer: &str,
+        field: &str,
         kind: ContainerKind,
         list: Option<&Shape<Vec<Shape<ContainerView<'a>>>>>,
         pod_spec: Option<usize>,
@@ -338,12 +364,13 @@ impl<'a> Workload<'a> {
             None | Some(Shape::Null) => return Ok(()),
             Some(Shape::Is(list)) => list,
             Some(Shape::Not(_)) => {
-                return Err(format!("{list_pointer} must be a list of containers"))
+                return Err(format!("{pointer}/{field} must be a list of containers"))
             }
         };
+        let list_pointer = child(pointer, field);
         self.containers.reserve(list.len());
         for (i, container) in list.iter().enumerate() {
-            self.add_container(format!("{list_pointer}/{i}"), container, kind, pod_spec)?;
+            self.add_container(item(&list_pointer, i), container, kind, pod_spec)?;
         }
         Ok(())
     }
@@ -363,17 +390,17 @@ impl<'a> Workload<'a> {
             }
         };
         for (i, volume) in volumes.iter().enumerate() {
-            let at = || format!("{spec_pointer}/volumes/{i}");
+            let at = || item(&child(spec_pointer, "volumes"), i);
             let volume = match volume {
                 Shape::Is(volume) => volume,
                 other => return Err(must_be_object(&at(), other)),
             };
             let image = match &volume.image {
                 None | Some(Shape::Null) => continue,
-                Some(image) => is_object(image, &format!("{}/image", at()))?,
+                Some(image) => is_object(image, &child(&at(), "image"))?,
             };
             self.push(ContainerRef {
-                pointer: format!("{}/image", at()),
+                pointer: child(&at(), "image"),
                 kind: ContainerKind::ImageVolume,
                 name: volume.name,
                 image: image.image,
@@ -521,6 +548,21 @@ fn container_kind_at(container_pointer: &str) -> ContainerKind {
         .nth(1)
         .and_then(ContainerKind::from_field)
         .unwrap_or(ContainerKind::Custom)
+}
+
+#[cfg(test)]
+mod pointer_tests {
+    use super::{child, item};
+
+    #[test]
+    fn pointers_are_joined_as_format_would() {
+        for index in [0, 7, 9, 10, 99, 100, 12345, usize::MAX] {
+            assert_eq!(item("/spec/containers", index), format!("/spec/containers/{index}"));
+        }
+        assert_eq!(item("", 3), "/3");
+        assert_eq!(child("/spec/containers/0", "image"), "/spec/containers/0/image");
+        assert_eq!(child("", "ephemeralContainers"), "/ephemeralContainers");
+    }
 }
 
 #[cfg(test)]
