@@ -51,16 +51,21 @@ impl HostId {
                 return Self::from_ip(IpAddr::V6(v6));
             }
         }
-        if let Some(v4) = inet_aton(host) {
-            return Self::from_ip(IpAddr::V4(v4));
+        // Every inet_aton spelling starts with a digit (`0x…` included).
+        if host.starts_with(|c: char| c.is_ascii_digit()) {
+            if let Some(v4) = inet_aton(host) {
+                return Self::from_ip(IpAddr::V4(v4));
+            }
         }
-        let name = host.to_ascii_lowercase();
-        if name == "localhost" {
+        if host.eq_ignore_ascii_case("localhost") {
             HostId::Loopback
-        } else if DOCKER_HUB_ALIASES.contains(&name.as_str()) {
+        } else if DOCKER_HUB_ALIASES
+            .iter()
+            .any(|alias| host.eq_ignore_ascii_case(alias))
+        {
             HostId::Name(DOCKER_HUB.to_string())
         } else {
-            HostId::Name(name)
+            HostId::Name(host.to_ascii_lowercase())
         }
     }
 

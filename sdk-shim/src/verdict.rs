@@ -4,6 +4,7 @@
 //! mutated: what would have been a violation becomes a warning. A fix the API server would drop
 //! or refuse ([`AdmissionRequest::immutable_reason`]) is a violation that says why.
 
+use crate::json::string_stop;
 use crate::patch::{apply_to_text, check_readable, Patch};
 use crate::reference::ImageRef;
 use crate::request::{AdmissionRequest, Mutable};
@@ -297,8 +298,15 @@ fn message_len(violations: &[String]) -> usize {
 /// Writes `text` as the inside of a JSON string, escaped as serde_json escapes it.
 fn escape_into(out: &mut Vec<u8>, text: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = text.as_bytes();
     let mut start = 0;
-    for (i, byte) in text.bytes().enumerate() {
+    loop {
+        // The plain run up to the next byte JSON escapes, found eight bytes at a time.
+        let i = string_stop(bytes, start);
+        out.extend_from_slice(&bytes[start..i]);
+        let Some(&byte) = bytes.get(i) else {
+            return;
+        };
         let escaped: &[u8] = match byte {
             b'"' => b"\\\"",
             b'\\' => b"\\\\",
@@ -307,7 +315,7 @@ fn escape_into(out: &mut Vec<u8>, text: &str) {
             b'\t' => b"\\t",
             0x08 => b"\\b",
             0x0c => b"\\f",
-            0x00..=0x1f => &[
+            _ => &[
                 b'\\',
                 b'u',
                 b'0',
@@ -315,13 +323,10 @@ fn escape_into(out: &mut Vec<u8>, text: &str) {
                 HEX[(byte >> 4) as usize],
                 HEX[(byte & 0xf) as usize],
             ],
-            _ => continue,
         };
-        out.extend_from_slice(&text.as_bytes()[start..i]);
         out.extend_from_slice(escaped);
         start = i + 1;
     }
-    out.extend_from_slice(&text.as_bytes()[start..]);
 }
 
 #[cfg(test)]

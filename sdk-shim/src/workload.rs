@@ -557,10 +557,16 @@ mod pointer_tests {
     #[test]
     fn pointers_are_joined_as_format_would() {
         for index in [0, 7, 9, 10, 99, 100, 12345, usize::MAX] {
-            assert_eq!(item("/spec/containers", index), format!("/spec/containers/{index}"));
+            assert_eq!(
+                item("/spec/containers", index),
+                format!("/spec/containers/{index}")
+            );
         }
         assert_eq!(item("", 3), "/3");
-        assert_eq!(child("/spec/containers/0", "image"), "/spec/containers/0/image");
+        assert_eq!(
+            child("/spec/containers/0", "image"),
+            "/spec/containers/0/image"
+        );
         assert_eq!(child("", "ephemeralContainers"), "/ephemeralContainers");
     }
 }
