@@ -193,10 +193,9 @@ impl RegistryPattern {
         port_matches
             && match &self.host {
                 HostPattern::Exact(id) => id == host,
-                HostPattern::Glob(labels) => host
-                    .spellings()
-                    .iter()
-                    .any(|spelling| globs_match(labels, spelling.split('.'), true)),
+                HostPattern::Glob(labels) => {
+                    host.any_spelling(|spelling| globs_match(labels, spelling.split('.'), true))
+                }
             }
     }
 

@@ -88,14 +88,25 @@ impl HostId {
     /// The spellings a wildcard host pattern is tried against: the canonical one, and for Docker
     /// Hub and the loopback every usual one (so `*.docker.io`, `127.0.0.*` and `local*` cover them).
     pub fn spellings(&self) -> Vec<Cow<'static, str>> {
+        let mut spellings = Vec::new();
+        self.any_spelling(|spelling| {
+            spellings.push(Cow::Owned(spelling.to_string()));
+            false
+        });
+        spellings
+    }
+
+    /// Whether `matches` holds for one of [`Self::spellings`], tried in order without copying
+    /// them (every image is matched against every wildcard pattern).
+    pub fn any_spelling(&self, mut matches: impl FnMut(&str) -> bool) -> bool {
         match self {
             HostId::Loopback => ["localhost", "127.0.0.1", "[::1]", "0.0.0.0", "[::]"]
-                .map(Cow::Borrowed)
-                .to_vec(),
-            id if id.is_docker_hub() => DOCKER_HUB_ALIASES.map(Cow::Borrowed).to_vec(),
-            HostId::Ip(IpAddr::V4(v4)) => vec![v4.to_string().into()],
-            HostId::Ip(IpAddr::V6(v6)) => vec![format!("[{v6}]").into()],
-            HostId::Name(name) => vec![name.clone().into()],
+                .into_iter()
+                .any(matches),
+            id if id.is_docker_hub() => DOCKER_HUB_ALIASES.into_iter().any(matches),
+            HostId::Ip(IpAddr::V4(v4)) => matches(&v4.to_string()),
+            HostId::Ip(IpAddr::V6(v6)) => matches(&format!("[{v6}]")),
+            HostId::Name(name) => matches(name),
         }
     }
 }
