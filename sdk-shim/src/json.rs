@@ -45,25 +45,39 @@ const MAX_SKIP_DEPTH: usize = 256;
 
 /// Decodes `bytes` (a whole JSON document), or stops.
 pub fn from_slice<'de, T: de::Deserialize<'de>>(bytes: &'de [u8]) -> Result<T> {
-    from_slice_seed(bytes, std::marker::PhantomData::<T>)
+    from_slice_seed(bytes, std::marker::PhantomData::<T>).map(|(value, _)| value)
 }
 
-/// Reads `bytes` (a whole JSON document) with `seed`, or stops.
+/// Whether serde_json reads every part of a document as a `Value`, skipped parts included: true
+/// when the reader saw no `\u` escape in the surrogate range, no number with an exponent or of
+/// 300 characters or more, and no nesting deeper than [`READABLE_DEPTH`]. The text of an object
+/// of such a payload, changed by mutations that add nothing deep, needs no
+/// [`crate::patch::check_readable`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Readable(pub bool);
+
+/// Nesting below which a mutated object stays within serde_json's limit with room to spare (the
+/// check allows 126 levels inside an object; patches add a few, near the pod spec).
+const READABLE_DEPTH: usize = 100;
+
+/// Reads `bytes` (a whole JSON document) with `seed`, or stops; and whether all of it is
+/// [`Readable`].
 pub fn from_slice_seed<'de, T: DeserializeSeed<'de>>(
     bytes: &'de [u8],
     seed: T,
-) -> Result<T::Value> {
+) -> Result<(T::Value, Readable)> {
     let text = std::str::from_utf8(bytes).map_err(|_| Fallback)?;
     let mut reader = Reader {
         text,
         bytes,
         at: 0,
         depth: 0,
+        unusual: false,
     };
     let value = seed.deserialize(&mut reader)?;
     reader.skip_whitespace();
     match reader.at == bytes.len() {
-        true => Ok(value),
+        true => Ok((value, Readable(!reader.unusual))),
         false => Err(Fallback),
     }
 }
@@ -101,6 +115,8 @@ pub struct Reader<'de> {
     bytes: &'de [u8],
     at: usize,
     depth: usize,
+    /// Something serde_json might refuse in a `Value` was seen: see [`Readable`].
+    unusual: bool,
 }
 
 impl<'de> Reader<'de> {
@@ -158,6 +174,10 @@ impl<'de> Reader<'de> {
                 let digits = self.bytes.get(self.at + 2..self.at + 6).ok_or(Fallback)?;
                 if !digits.iter().all(u8::is_ascii_hexdigit) {
                     return Err(Fallback);
+                }
+                // U+D800 to U+DFFF: a surrogate, which may be alone.
+                if digits[0].eq_ignore_ascii_case(&b'd') && !matches!(digits[1], b'0'..=b'7') {
+                    self.unusual = true;
                 }
                 6
             }
@@ -220,6 +240,11 @@ impl<'de> Reader<'de> {
                 return Err(Fallback);
             }
             i = end;
+            self.unusual = true;
+        }
+        // Without an exponent, fewer than 309 digits always fit an f64.
+        if i - self.at >= 300 {
+            self.unusual = true;
         }
         self.at = i;
         Ok(())
@@ -251,6 +276,9 @@ impl<'de> Reader<'de> {
                     } else {
                         *open.get_mut(depth).ok_or(Fallback)? = bracket;
                         depth += 1;
+                        if self.depth + depth > READABLE_DEPTH {
+                            self.unusual = true;
+                        }
                         if bracket == b'{' {
                             self.skip_key()?;
                         }
@@ -675,8 +703,10 @@ impl<'de> SeqAccess<'de> for Elements<'_, 'de> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde::de::IgnoredAny;
     use serde::Deserialize;
     use serde_json::Value;
+    use std::marker::PhantomData;
 
     /// Documents read whole: where the reader succeeds, it gives serde_json's value.
     #[test]
@@ -709,6 +739,35 @@ mod tests {
         }
         let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
         assert_eq!(from_slice::<Value>(deep.as_bytes()), Err(Fallback));
+    }
+
+    /// (document, whether the reader calls it readable): where it does, serde_json reads it as
+    /// a `Value` and the patch check passes it.
+    #[test]
+    fn readable_documents_are_readable() {
+        let nested = |levels: usize| format!("{}1{}", "[".repeat(levels), "]".repeat(levels));
+        let cases = [
+            (
+                r#"{"a": [1, -2.5, "x\"\u00e9\u20ac", {"b": null}]}"#.to_string(),
+                true,
+            ),
+            (format!(r#"{{"a": {}}}"#, nested(90)), true),
+            (format!(r#"{{"a": {}}}"#, "9".repeat(299)), true),
+            // Conservative: a valid pair, an exponent in range, nesting allowed by serde_json.
+            (r#"{"a": "\ud83d\ude00"}"#.to_string(), false),
+            (r#"{"a": "\uDBFF\uDFFF"}"#.to_string(), false),
+            (r#"{"a": 1e3}"#.to_string(), false),
+            (format!(r#"{{"a": {}}}"#, "9".repeat(300)), false),
+            (format!(r#"{{"a": {}}}"#, nested(101)), false),
+        ];
+        for (text, readable) in cases {
+            let (_, found) = from_slice_seed(text.as_bytes(), PhantomData::<IgnoredAny>).unwrap();
+            assert_eq!(found, Readable(readable), "{text}");
+            if readable {
+                assert!(serde_json::from_str::<Value>(&text).is_ok(), "{text}");
+                assert!(crate::patch::check_readable(&text).is_ok(), "{text}");
+            }
+        }
     }
 
     #[derive(Debug, Deserialize, PartialEq)]

@@ -32,7 +32,9 @@ impl<'a, S: Deserialize<'a>> ValidationPayload<'a, S> {
     /// error.
     pub fn decode(bytes: &'a [u8]) -> Result<Self, serde_json::Error> {
         // The fast reader gives what serde_json gives, or leaves the payload to it.
-        if let Ok(payload) = crate::json::from_slice::<Self>(bytes) {
+        let fast = crate::json::from_slice_seed(bytes, std::marker::PhantomData::<Self>);
+        if let Ok((mut payload, readable)) = fast {
+            payload.request.text_readable = readable.0;
             return Ok(payload);
         }
         serde_json::from_slice::<TextPayload<S>>(bytes).map(|p| ValidationPayload {
@@ -56,6 +58,9 @@ pub struct AdmissionRequest<'a> {
     pub old_object: ObjectSource<'a>,
     /// The object's `metadata.namespace`, read by [`Self::read_object_namespace`].
     object_namespace: Option<String>,
+    /// serde_json reads all of the payload's text as a `Value` ([`crate::json::Readable`]), so
+    /// a mutated object made from it needs no check.
+    pub(crate) text_readable: bool,
 }
 
 /// The fields decoded, as the API server writes them (camelCase); the rest is skipped.

@@ -618,7 +618,9 @@ impl<'a> Object<'a> {
     /// already parsed) from the tree.
     pub(crate) fn read<R: Reader<'a> + Copy>(&self, reader: R) -> Result<Shape<R::Out>, String> {
         if let (ObjectSource::Text(text), None) = (self.source, self.tree.get()) {
-            if let Ok(shape) = crate::json::from_slice_seed(text.get().as_bytes(), Read(reader)) {
+            if let Ok((shape, _)) =
+                crate::json::from_slice_seed(text.get().as_bytes(), Read(reader))
+            {
                 return Ok(shape);
             }
         }
