@@ -39,10 +39,16 @@ const TAG_MAX_LEN: usize = 128;
 /// A parsed, normalised image reference.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageRef {
-    registry: String,
-    repository: String,
-    tag: Option<String>,
-    digest: Option<String>,
+    /// `registry/repository[:tag][@digest]`, normalised: one allocation for the parts below.
+    text: String,
+    /// `text[..registry_end]` is the registry.
+    registry_end: usize,
+    /// `text[registry_end + 1..repository_end]` is the repository path.
+    repository_end: usize,
+    /// `text[repository_end + 1..tag_end]` is the tag, when there is one (`tag_end >
+    /// repository_end`); a digest, if any, follows after `@`.
+    tag_end: usize,
+    has_digest: bool,
     /// What `registry` names, worked out once: patterns compare every image with it.
     host: HostId,
     port: Option<String>,
@@ -118,7 +124,7 @@ impl ImageRef {
             return Err(ReferenceError::HexOnlyName);
         }
         let (rest, digest) = match input.split_once('@') {
-            Some((rest, digest)) => (rest, Some(parse_digest(digest)?)),
+            Some((rest, digest)) => (rest, Some(check_digest(digest)?)),
             None => (input, None),
         };
         if !rest.contains('/') && rest.starts_with('[') {
@@ -129,7 +135,7 @@ impl ImageRef {
         let (name, tag) = match rest[last_slash..].rfind(':') {
             Some(i) => {
                 let (name, tag) = rest.split_at(last_slash + i);
-                (name, Some(parse_tag(&tag[1..])?))
+                (name, Some(check_tag_of(&tag[1..])?))
             }
             None => (rest, None),
         };
@@ -143,30 +149,41 @@ impl ImageRef {
         if path.len() > PATH_MAX_LEN {
             return Err(ReferenceError::NameTooLong(path.len()));
         }
-        Ok(ImageRef::new(registry, path, tag, digest))
+        Ok(ImageRef::new(registry, &path, tag, digest))
     }
 
-    fn new(
-        registry: String,
-        repository: String,
-        tag: Option<String>,
-        digest: Option<String>,
-    ) -> Self {
-        let (host, port) = split_host_port(&registry).unwrap_or((&registry, None));
-        let (host, port) = (HostId::parse(host), canonical_port(port));
+    fn new(registry: &str, repository: &str, tag: Option<&str>, digest: Option<&str>) -> Self {
+        let parts = [Some(registry), Some(repository), tag, digest];
+        let mut text = String::with_capacity(parts.iter().flatten().map(|p| p.len() + 1).sum());
+        text.push_str(registry);
+        let registry_end = text.len();
+        text.push('/');
+        text.push_str(repository);
+        let repository_end = text.len();
+        if let Some(tag) = tag {
+            text.push(':');
+            text.push_str(tag);
+        }
+        let tag_end = text.len();
+        if let Some(digest) = digest {
+            text.push('@');
+            text.push_str(digest);
+        }
+        let (host, port) = split_host_port(registry).unwrap_or((registry, None));
         ImageRef {
-            registry,
-            repository,
-            tag,
-            digest,
-            host,
-            port,
+            host: HostId::parse(host),
+            port: canonical_port(port),
+            text,
+            registry_end,
+            repository_end,
+            tag_end,
+            has_digest: digest.is_some(),
         }
     }
 
     /// Registry host with optional port as written (`index.docker.io` written as `docker.io`).
     pub fn registry(&self) -> &str {
-        &self.registry
+        &self.text[..self.registry_end]
     }
 
     /// Which registry host this is, every spelling folded to one (see [`crate::registry_host`]).
@@ -182,85 +199,62 @@ impl ImageRef {
     /// The repository as the registry serves it: on Docker Hub (however spelt) a one-component
     /// path is an official image under `library/`.
     pub fn canonical_repository(&self) -> Cow<'_, str> {
-        if !self.repository.contains('/') && self.host_id().is_docker_hub() {
-            Cow::Owned(["library/", &self.repository].concat())
+        let repository = self.repository();
+        if !repository.contains('/') && self.host_id().is_docker_hub() {
+            Cow::Owned(["library/", repository].concat())
         } else {
-            Cow::Borrowed(&self.repository)
+            Cow::Borrowed(repository)
         }
     }
 
     /// Repository path inside the registry (`library/nginx`).
     pub fn repository(&self) -> &str {
-        &self.repository
+        &self.text[self.registry_end + 1..self.repository_end]
     }
 
     /// The tag as written, if any.
     pub fn tag(&self) -> Option<&str> {
-        self.tag.as_deref()
+        (self.tag_end > self.repository_end)
+            .then(|| &self.text[self.repository_end + 1..self.tag_end])
     }
 
     /// The digest as written (`sha256:…`), if any.
     pub fn digest(&self) -> Option<&str> {
-        self.digest.as_deref()
+        self.has_digest.then(|| &self.text[self.tag_end + 1..])
     }
 
     /// The tag the runtime pulls: the tag as written, `latest` when neither tag nor digest is
     /// given, and none for a digest-only reference (which is not `latest`).
     pub fn effective_tag(&self) -> Option<&str> {
-        match (&self.tag, &self.digest) {
+        match (self.tag(), self.has_digest) {
             (Some(tag), _) => Some(tag),
-            (None, None) => Some("latest"),
-            (None, Some(_)) => None,
+            (None, false) => Some("latest"),
+            (None, true) => None,
         }
     }
 
     /// `registry/repository`, e.g. `docker.io/library/nginx`: Go's `Named.Name()`, the string the
     /// kubelet looks credentials up with.
     pub fn name(&self) -> String {
-        // Room for a tag or digest: `fully_qualified` and `to_image_string` append to it.
-        let mut name = String::with_capacity(self.registry.len() + self.repository.len() + 80);
-        name.push_str(&self.registry);
-        name.push('/');
-        name.push_str(&self.repository);
-        name
+        self.text[..self.repository_end].to_string()
     }
 
     /// The fully-qualified form: `docker.io/library/nginx:latest`, `ghcr.io/a/b@sha256:…`.
     pub fn fully_qualified(&self) -> String {
-        let mut out = self.name();
-        if let Some(tag) = self.effective_tag() {
-            out.push(':');
-            out.push_str(tag);
+        match (self.tag(), self.has_digest) {
+            (None, false) => [&self.text, ":latest"].concat(),
+            _ => self.text.clone(),
         }
-        if let Some(digest) = &self.digest {
-            out.push('@');
-            out.push_str(digest);
-        }
-        out
     }
 
     /// The same reference moved to another registry/repository, keeping tag and digest.
     pub fn with_name(&self, registry: &str, repository: &str) -> Self {
-        ImageRef::new(
-            registry.to_string(),
-            repository.to_string(),
-            self.tag.clone(),
-            self.digest.clone(),
-        )
+        ImageRef::new(registry, repository, self.tag(), self.digest())
     }
 
     /// The reference as an image string, with only the tag and digest that were written.
     pub fn to_image_string(&self) -> String {
-        let mut out = self.name();
-        if let Some(tag) = &self.tag {
-            out.push(':');
-            out.push_str(tag);
-        }
-        if let Some(digest) = &self.digest {
-            out.push('@');
-            out.push_str(digest);
-        }
-        out
+        self.text.clone()
     }
 }
 
@@ -272,7 +266,7 @@ impl fmt::Display for ImageRef {
 
 /// Splits a name into its registry and repository path: `splitDockerDomain` of
 /// distribution/reference v0.6.0, then its check that the repository is lower case.
-fn split_registry(name: &str) -> Result<(String, String), ReferenceError> {
+fn split_registry(name: &str) -> Result<(&str, Cow<'_, str>), ReferenceError> {
     let (registry, path) = match name.split_once('/') {
         Some((first, rest))
             if first.contains(['.', ':'])
@@ -293,11 +287,11 @@ fn split_registry(name: &str) -> Result<(String, String), ReferenceError> {
         return Err(ReferenceError::Uppercase);
     }
     let path = if registry == DOCKER_HUB && !path.contains('/') {
-        ["library/", path].concat()
+        Cow::Owned(["library/", path].concat())
     } else {
-        path.to_string()
+        Cow::Borrowed(path)
     };
-    Ok((registry.to_string(), path))
+    Ok((registry, path))
 }
 
 /// Checks `host[:port]`, where host is a DNS name, an IPv4 address or a bracketed IPv6 address.
@@ -379,15 +373,15 @@ pub(crate) fn check_tag(tag: &str) -> bool {
         && bytes.iter().all(|&b| word(b) || b == b'.' || b == b'-')
 }
 
-fn parse_tag(tag: &str) -> Result<String, ReferenceError> {
+fn check_tag_of(tag: &str) -> Result<&str, ReferenceError> {
     if check_tag(tag) {
-        Ok(tag.to_string())
+        Ok(tag)
     } else {
         Err(ReferenceError::InvalidTag(tag.to_string()))
     }
 }
 
-fn parse_digest(digest: &str) -> Result<String, ReferenceError> {
+fn check_digest(digest: &str) -> Result<&str, ReferenceError> {
     let Some((algorithm, hex)) = digest.split_once(':') else {
         return Err(ReferenceError::InvalidDigest(digest.to_string()));
     };
@@ -406,7 +400,7 @@ fn parse_digest(digest: &str) -> Result<String, ReferenceError> {
             .bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     {
-        Ok(digest.to_string())
+        Ok(digest)
     } else {
         Err(ReferenceError::InvalidDigest(digest.to_string()))
     }
