@@ -116,7 +116,11 @@ impl ImageRef {
         if input.is_empty() {
             return Err(ReferenceError::Empty);
         }
-        if input.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        // Whitespace and control characters are all below '!' or from DEL on: only then are
+        // the characters looked at one by one.
+        if input.bytes().any(|b| b <= b' ' || b >= 0x7f)
+            && input.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
             return Err(ReferenceError::InvalidCharacters);
         }
         // distribution/reference: anchoredIdentifierRegexp is checked against the whole input.
