@@ -61,11 +61,12 @@ pub fn decode_settings<S: PolicySettings>(payload: &[u8]) -> Result<Settings<S>,
 
 /// Decodes and validates settings from an already parsed JSON value.
 pub fn settings_from_value<S: PolicySettings>(value: Value) -> Result<Settings<S>, String> {
+    let is_shared = |key: &String| SharedSettings::FIELDS.contains(&key.as_str());
     let (shared, own) = match value {
         Value::Null => (Map::new(), Map::new()),
-        Value::Object(all) => all
-            .into_iter()
-            .partition(|(key, _)| SharedSettings::FIELDS.contains(&key.as_str())),
+        // Usually no shared field is set: the policy's own fields are taken as they are.
+        Value::Object(all) if !all.keys().any(is_shared) => (Map::new(), all),
+        Value::Object(all) => all.into_iter().partition(|(key, _)| is_shared(key)),
         _ => return Err("settings must be an object".to_string()),
     };
     let shared: SharedSettings = decode_object(shared)?;

@@ -111,6 +111,11 @@ impl ContainerRef<'_> {
         }
     }
 
+    /// Whether this has a pull policy: a container object or an image volume.
+    pub fn has_pull_policy(&self) -> bool {
+        self.kind == ContainerKind::ImageVolume || self.is_object
+    }
+
     /// Where the pull policy lives, when this is a container object or an image volume.
     pub fn pull_policy_pointer(&self) -> Option<String> {
         match (self.kind, self.is_object) {

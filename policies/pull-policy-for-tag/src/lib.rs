@@ -43,15 +43,19 @@ impl Policy for PullPolicyForTag {
         let mut verdict = Verdict::for_request(request);
         for container in &workload.containers {
             // An image string found in a custom resource has no pull policy to judge.
-            let Some(pointer) = container.pull_policy_pointer() else {
+            if !container.has_pull_policy() {
                 continue;
-            };
+            }
             let Some(image) = verdict.parse_image(container) else {
                 continue;
             };
             if let Some(problem) = judge(settings, container, &image) {
-                match (settings.mutate, problem.fix) {
-                    (true, Some(fix)) => verdict.fix(
+                match (
+                    settings.mutate,
+                    problem.fix,
+                    container.pull_policy_pointer(),
+                ) {
+                    (true, Some(fix), Some(pointer)) => verdict.fix(
                         container,
                         pointer,
                         Value::String(fix.to_string()),
