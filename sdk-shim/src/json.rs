@@ -220,10 +220,11 @@ impl<'de> Reader<'de> {
             i
         };
         let mut i = self.at + usize::from(bytes.get(self.at) == Some(&b'-'));
+        // A digit after a leading 0 ends the number here, and the value after it is refused
+        // where a `,`, `]` or `}` is expected: `01` fails as in serde_json.
         i = match bytes.get(i) {
-            Some(b'0') if matches!(bytes.get(i + 1), Some(b'0'..=b'9')) => return Err(Fallback),
             Some(b'0') => i + 1,
-            Some(b'1'..=b'9') => digits_from(i + 1),
+            Some(b'1'..=b'9') => digits_from(i),
             _ => return Err(Fallback),
         };
         if bytes.get(i) == Some(&b'.') {
@@ -737,8 +738,22 @@ mod tests {
             assert_eq!(from_slice::<Value>(bytes), Err(Fallback), "{bytes:?}");
             assert!(serde_json::from_slice::<Value>(bytes).is_err(), "{bytes:?}");
         }
-        let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
-        assert_eq!(from_slice::<Value>(deep.as_bytes()), Err(Fallback));
+        let deep = |levels| format!("{}{}", "[".repeat(levels), "]".repeat(levels));
+        assert_eq!(
+            from_slice::<Value>(deep(MAX_DEPTH + 1).as_bytes()),
+            Err(Fallback)
+        );
+        assert!(from_slice::<Value>(deep(MAX_DEPTH).as_bytes()).is_ok());
+        // Depth counts nesting, not containers: many siblings are read.
+        let siblings = format!("[{}[]]", "[],".repeat(3 * MAX_DEPTH));
+        assert!(from_slice::<Value>(siblings.as_bytes()).is_ok());
+        // `null` for an option is read as serde_json reads it, not left to it.
+        assert_eq!(from_slice::<Option<String>>(b" null"), Ok(None));
+        assert_eq!(
+            from_slice::<Option<String>>(br#""x""#),
+            Ok(Some("x".to_string()))
+        );
+        assert_eq!(Fallback.to_string(), "left to serde_json");
     }
 
     /// (document, whether the reader calls it readable): where it does, serde_json reads it as
@@ -748,10 +763,12 @@ mod tests {
         let nested = |levels: usize| format!("{}1{}", "[".repeat(levels), "]".repeat(levels));
         let cases = [
             (
-                r#"{"a": [1, -2.5, "x\"\u00e9\u20ac", {"b": null}]}"#.to_string(),
+                r#"{"a": [1, -2.5, "x\"\u00e9\u20ac\u08a0", {"b": null}]}"#.to_string(),
                 true,
             ),
-            (format!(r#"{{"a": {}}}"#, nested(90)), true),
+            // Nesting up to 100 levels (the object's own included).
+            (format!(r#"{{"a": {}}}"#, nested(99)), true),
+            (format!(r#"{{"a": {}}}"#, nested(100)), false),
             (format!(r#"{{"a": {}}}"#, "9".repeat(299)), true),
             // Conservative: a valid pair, an exponent in range, nesting allowed by serde_json.
             (r#"{"a": "\ud83d\ude00"}"#.to_string(), false),
