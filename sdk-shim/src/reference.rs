@@ -422,6 +422,51 @@ mod tests {
 
     const D256: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
+    /// Each part read back from the one string the reference keeps.
+    #[test]
+    fn parts_are_read_back() {
+        let full = ImageRef::parse(&format!("localhost:5000/a/b:1@{D256}")).unwrap();
+        assert_eq!(full.registry(), "localhost:5000");
+        assert_eq!(full.repository(), "a/b");
+        assert_eq!(full.tag(), Some("1"));
+        assert_eq!(full.digest(), Some(D256));
+        assert_eq!(full.name(), "localhost:5000/a/b");
+        let digest_only = ImageRef::parse(&format!("nginx@{D256}")).unwrap();
+        assert_eq!(digest_only.name(), "docker.io/library/nginx");
+        assert_eq!(
+            (digest_only.tag(), digest_only.digest()),
+            (None, Some(D256))
+        );
+        let plain = ImageRef::parse("ghcr.io/acme/app").unwrap();
+        assert_eq!((plain.tag(), plain.digest()), (None, None));
+        assert_eq!(plain.name(), "ghcr.io/acme/app");
+    }
+
+    /// Whitespace and control characters anywhere, ASCII or not, and nothing else, are
+    /// `InvalidCharacters` (the byte pre-check must not skip or add any).
+    #[test]
+    fn only_whitespace_and_control_characters_are_invalid_characters() {
+        for input in [
+            "\t",
+            " ",
+            "\u{2028}",
+            "\u{85}",
+            "nginx\u{a0}",
+            "a b",
+            "nginx\u{7f}",
+        ] {
+            assert_eq!(
+                ImageRef::parse(input),
+                Err(ReferenceError::InvalidCharacters),
+                "{input:?}"
+            );
+        }
+        assert_eq!(
+            ImageRef::parse("ghcr.io/é"),
+            Err(ReferenceError::InvalidPathComponent("é".to_string()))
+        );
+    }
+
     struct Case {
         input: &'static str,
         registry: &'static str,
