@@ -557,7 +557,34 @@ fn container_kind_at(container_pointer: &str) -> ContainerKind {
 
 #[cfg(test)]
 mod pointer_tests {
-    use super::{child, item};
+    use super::{child, item, ContainerKind, ContainerRef};
+
+    /// (kind, is a container object, has a pull policy): the same as having its pointer.
+    #[test]
+    fn a_pull_policy_is_where_its_pointer_is() {
+        let cases = [
+            (ContainerKind::Container, true, true),
+            (ContainerKind::ImageVolume, true, true),
+            (ContainerKind::ImageVolume, false, true),
+            (ContainerKind::Custom, true, true),
+            (ContainerKind::Custom, false, false),
+        ];
+        for (kind, is_object, has) in cases {
+            let container = ContainerRef {
+                pointer: "/spec/x".to_string(),
+                kind,
+                name: None,
+                image: None,
+                pull_policy: None,
+                pod_spec: None,
+                unchanged: false,
+                is_object,
+                pull_policy_absent: true,
+            };
+            assert_eq!(container.has_pull_policy(), has, "{kind:?} {is_object}");
+            assert_eq!(container.pull_policy_pointer().is_some(), has);
+        }
+    }
 
     #[test]
     fn pointers_are_joined_as_format_would() {
