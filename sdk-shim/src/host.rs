@@ -66,8 +66,7 @@ impl Host for WapcHost {
 
 #[cfg(all(target_arch = "wasm32", target_os = "wasi"))]
 fn host_call(namespace: &str, operation: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
-    kubewarden_policy_sdk::wapc_guest::host_call("kubewarden", namespace, operation, payload)
-        .map_err(|e| e.to_string())
+    crate::wapc::host_call("kubewarden", namespace, operation, payload)
 }
 
 #[cfg(not(all(target_arch = "wasm32", target_os = "wasi")))]

@@ -21,6 +21,6 @@ pub mod settings;
 pub mod testing;
 pub mod verdict;
 pub mod view;
+#[cfg(all(target_arch = "wasm32", target_os = "wasi"))]
+pub mod wapc;
 pub mod workload;
-
-pub use kubewarden_policy_sdk as kubewarden;

@@ -9,6 +9,7 @@ use crate::patch::{apply_to_text, check_readable, Patch};
 use crate::reference::ImageRef;
 use crate::request::{AdmissionRequest, Mutable};
 use crate::workload::ContainerRef;
+#[cfg(not(all(target_arch = "wasm32", target_os = "wasi")))]
 use kubewarden_policy_sdk::response::ValidationResponse;
 use serde_json::Value;
 use std::fmt::{Display, Write as _};
@@ -252,6 +253,7 @@ impl Response {
     }
 }
 
+#[cfg(not(all(target_arch = "wasm32", target_os = "wasi")))]
 impl From<Response> for ValidationResponse {
     /// For native callers: the mutated object as a tree (a text serde_json cannot read, which
     /// the views' checks should make impossible, becomes a rejection rather than a panic).
@@ -303,7 +305,7 @@ fn message_len(violations: &[String]) -> usize {
 }
 
 /// Writes `text` as the inside of a JSON string, escaped as serde_json escapes it.
-fn escape_into(out: &mut Vec<u8>, text: &str) {
+pub(crate) fn escape_into(out: &mut Vec<u8>, text: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = text.as_bytes();
     let mut start = 0;
