@@ -82,6 +82,26 @@ pub fn from_slice_seed<'de, T: DeserializeSeed<'de>>(
     }
 }
 
+/// The text of the value after a map member's key in `rest`, which starts at the key's closing
+/// quote (`" ws : ws VALUE`), checked as [`Reader::skip_value`] checks it; `None` if there is
+/// none.
+pub(crate) fn member_value(rest: &[u8]) -> Option<&str> {
+    let text = std::str::from_utf8(rest).ok()?;
+    let mut reader = Reader {
+        text,
+        bytes: rest,
+        at: 0,
+        depth: 0,
+        unusual: false,
+    };
+    reader.eat(b'"').ok()?;
+    reader.eat(b':').ok()?;
+    reader.skip_whitespace();
+    let start = reader.at;
+    reader.skip_value().ok()?;
+    text.get(start..reader.at)
+}
+
 /// The index of the first `"`, `\` or control character from `i` on (or the end): where a
 /// string's plain run stops. Eight bytes at a time, since most of a request is inside strings.
 #[inline]

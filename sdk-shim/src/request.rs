@@ -135,8 +135,11 @@ impl<'de, const VIEWS: bool> Visitor<'de> for RequestVisitor<VIEWS> {
                         true => pod_spec_at(&kind.group, &kind.kind).map(|(_, path)| path),
                         false => None,
                     };
-                    let source = map.next_value_seed(SourceSeed(path))?;
-                    if let (ObjectSource::Viewed { .. }, Some((key_at, key_len))) = (&source, at) {
+                    let mut source = map.next_value_seed(SourceSeed(path))?;
+                    if let (ObjectSource::Viewed { key_end, .. }, Some((key_at, key_len))) =
+                        (&mut source, at)
+                    {
+                        *key_end = Some(key_at + key_len);
                         viewed_after = Some((field, key_at + key_len));
                     }
                     match field {

@@ -452,10 +452,13 @@ pub enum ObjectSource<'a> {
     Text(&'a RawValue),
     /// Read in the same pass as the request (see [`crate::request::AdmissionRequest::with_views`]).
     /// `span`: where its text lies in the payload, as addresses, when the keys around it told
-    /// (see [`value_between`]); otherwise the text is read again from the payload when needed.
+    /// (see [`value_between`]); `key_end`: the address of its key's closing quote, from which
+    /// the text is skipped over when it is the last member. Otherwise the text is read again
+    /// from the payload when needed.
     Viewed {
         view: Shape<RootView<'a>>,
         span: Option<(usize, usize)>,
+        key_end: Option<usize>,
     },
 }
 
@@ -487,6 +490,7 @@ impl<'de> DeserializeSeed<'de> for SourceSeed {
             Some(path) => ObjectSource::Viewed {
                 view: Read(RootReader(path)).deserialize(d)?,
                 span: None,
+                key_end: None,
             },
             None => match Option::<&RawValue>::deserialize(d)? {
                 Some(text) => ObjectSource::Text(text),
@@ -571,15 +575,18 @@ impl<'a> Object<'a> {
 
     /// The object's JSON text (`None` when missing or `null`).
     pub fn text(&self) -> Result<Option<&'a str>, String> {
-        let span = match self.source {
+        let (span, key_end) = match self.source {
             ObjectSource::Missing => return Ok(None),
             ObjectSource::Text(text) => return Ok(Some(text.get())),
-            ObjectSource::Viewed { span, .. } => span,
+            ObjectSource::Viewed { span, key_end, .. } => (span, key_end),
         };
         let payload = self
             .payload
             .ok_or("the request was decoded without its payload")?;
         if let Some(text) = span.and_then(|span| value_between(payload, span)) {
+            return Ok(Some(text));
+        }
+        if let Some(text) = key_end.and_then(|at| value_after(payload, at)) {
             return Ok(Some(text));
         }
         let found: PayloadText = serde_json::from_slice(payload)
@@ -662,6 +669,14 @@ pub(crate) fn value_between(payload: &[u8], (from, to): (usize, usize)) -> Optio
         .strip_suffix(',')?
         .trim_matches(space);
     Some(value)
+}
+
+/// The value of a map member in `payload` from the address of its key's closing quote, skipped
+/// over by the fast reader (the payload was read whole before, so this only finds its end).
+/// `None` if the address is not in `payload`.
+pub(crate) fn value_after(payload: &[u8], key_end: usize) -> Option<&str> {
+    let rest = payload.get(key_end.checked_sub(payload.as_ptr() as usize)?..)?;
+    crate::json::member_value(rest)
 }
 
 /// Reads a value of a tree (a custom resource's container or pod spec) with `reader`.
@@ -824,6 +839,25 @@ mod tests {
             let text = decoded.request.object(&trees).text().unwrap();
             assert_eq!(text, Some(object), "{payload}");
         }
+    }
+
+    #[test]
+    fn a_last_members_value_is_skipped_over_from_its_key() {
+        let object = r#"{"spec": {"containers": [{"name": "a", "image": "b\"c"}]}, "n": [1, -2.5e3, true, null]}"#;
+        for after_key in [":", " :", "\n:\t ", " : "] {
+            let payload = format!(r#"{{"request": {{"object"{after_key}{object}  }}, "x": 1}}"#);
+            let bytes = payload.as_bytes();
+            let quote = payload.find("\"object\"").unwrap() + "\"object".len();
+            let address = bytes.as_ptr() as usize + quote;
+            assert_eq!(super::value_after(bytes, address), Some(object), "{payload}");
+            // Not at a key's closing quote, or outside the payload: nothing.
+            assert_eq!(super::value_after(bytes, address + 1), None, "{payload}");
+            assert_eq!(super::value_after(bytes, address - quote - 1), None);
+            assert_eq!(super::value_after(bytes, address + bytes.len()), None);
+        }
+        // A value that is not JSON is not found.
+        let broken = br#""object": {"a": tru}"#;
+        assert_eq!(super::value_after(broken, broken.as_ptr() as usize + 7), None);
     }
 
     #[test]
