@@ -71,12 +71,16 @@ impl RegistryPattern {
         if text.is_empty() {
             return bad("is empty");
         }
-        if text.contains("://") {
+        // Byte by byte: `str::contains` sets up a substring searcher for every pattern.
+        if text.as_bytes().windows(3).any(|w| w == b"://") {
             return bad("write the registry host without a scheme, e.g. 'ghcr.io/acme'");
         }
-        if text
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || c == '@')
+        // Whitespace and control characters are all below '!' or from DEL on: only then are
+        // the characters looked at one by one.
+        if text.bytes().any(|b| b <= b' ' || b >= 0x7f || b == b'@')
+            && text
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == '@')
         {
             return bad("contains whitespace, a control character or '@'");
         }

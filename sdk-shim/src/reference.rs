@@ -322,7 +322,7 @@ pub(crate) fn check_registry_with(registry: &str, wildcard: bool) -> Result<(), 
             !ip.is_empty() && ip.bytes().all(|b| b.is_ascii_hexdigit() || b == b':')
         })
     } else {
-        !host.is_empty() && host.split('.').all(|label| is_dns_label(label, wildcard))
+        is_dns_name(host, wildcard)
     };
     if valid_host {
         Ok(())
@@ -331,13 +331,25 @@ pub(crate) fn check_registry_with(registry: &str, wildcard: bool) -> Result<(), 
     }
 }
 
-fn is_dns_label(label: &str, wildcard: bool) -> bool {
-    let bytes = label.as_bytes();
+/// Dot-separated labels, each of letters, digits and `-` (and `*` with `wildcard`), neither
+/// starting nor ending with `-`: one pass over the bytes, each looked at beside the one before.
+fn is_dns_name(host: &str, wildcard: bool) -> bool {
     let alnum = |b: u8| b.is_ascii_alphanumeric() || (wildcard && b == b'*');
-    !bytes.is_empty()
-        && alnum(bytes[0])
-        && alnum(bytes[bytes.len() - 1])
-        && bytes.iter().all(|&b| alnum(b) || b == b'-')
+    // A label starts after a dot, and the name starts with a label.
+    let mut previous = b'.';
+    for &byte in host.as_bytes() {
+        let fits = match byte {
+            // A label ends with a letter or digit (so it is not empty).
+            b'.' => alnum(previous),
+            b'-' => previous != b'.',
+            _ => alnum(byte),
+        };
+        if !fits {
+            return false;
+        }
+        previous = byte;
+    }
+    alnum(previous)
 }
 
 /// `[a-z0-9]+ ( ( "." | "_" | "__" | "-"+ ) [a-z0-9]+ )*`
@@ -423,6 +435,46 @@ mod tests {
     const D256: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
     /// Each part read back from the one string the reference keeps.
+    fn dns_name_by_labels(host: &str, wildcard: bool) -> bool {
+        let alnum = |b: u8| b.is_ascii_alphanumeric() || (wildcard && b == b'*');
+        !host.is_empty()
+            && host.split('.').all(|label| {
+                let bytes = label.as_bytes();
+                !bytes.is_empty()
+                    && alnum(bytes[0])
+                    && alnum(bytes[bytes.len() - 1])
+                    && bytes.iter().all(|&b| alnum(b) || b == b'-')
+            })
+    }
+
+    #[test]
+    fn a_dns_name_is_read_in_one_pass_as_label_by_label() {
+        // Every string of up to five of these characters, with and without wildcards.
+        let alphabet = ["a", "Z", "0", "-", ".", "*", "_", "é"];
+        let mut names = vec![String::new()];
+        for _ in 0..5 {
+            let longer: Vec<String> = names
+                .iter()
+                .filter(|name| name.chars().count() == names.last().unwrap().chars().count())
+                .flat_map(|name| alphabet.iter().map(move |c| format!("{name}{c}")))
+                .collect();
+            names.extend(longer);
+        }
+        assert!(names.len() > 30_000);
+        for name in &names {
+            for wildcard in [false, true] {
+                assert_eq!(
+                    is_dns_name(name, wildcard),
+                    dns_name_by_labels(name, wildcard),
+                    "{name:?} wildcard {wildcard}"
+                );
+            }
+        }
+        assert!(is_dns_name("harbor.internal.example.com", false));
+        assert!(is_dns_name("*.dkr.ecr.*.amazonaws.com", true));
+        assert!(!is_dns_name("*.dkr.ecr.*.amazonaws.com", false));
+    }
+
     #[test]
     fn parts_are_read_back() {
         let full = ImageRef::parse(&format!("localhost:5000/a/b:1@{D256}")).unwrap();

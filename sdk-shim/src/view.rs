@@ -849,7 +849,11 @@ mod tests {
             let bytes = payload.as_bytes();
             let quote = payload.find("\"object\"").unwrap() + "\"object".len();
             let address = bytes.as_ptr() as usize + quote;
-            assert_eq!(super::value_after(bytes, address), Some(object), "{payload}");
+            assert_eq!(
+                super::value_after(bytes, address),
+                Some(object),
+                "{payload}"
+            );
             // Not at a key's closing quote, or outside the payload: nothing.
             assert_eq!(super::value_after(bytes, address + 1), None, "{payload}");
             assert_eq!(super::value_after(bytes, address - quote - 1), None);
@@ -857,7 +861,10 @@ mod tests {
         }
         // A value that is not JSON is not found.
         let broken = br#""object": {"a": tru}"#;
-        assert_eq!(super::value_after(broken, broken.as_ptr() as usize + 7), None);
+        assert_eq!(
+            super::value_after(broken, broken.as_ptr() as usize + 7),
+            None
+        );
     }
 
     #[test]
