@@ -38,8 +38,9 @@ pub enum HostId {
     Loopback,
     /// An IP address (IPv4-mapped IPv6 addresses folded to IPv4).
     Ip(IpAddr),
-    /// A DNS name in lower case, Docker Hub's spellings folded to `docker.io`.
-    Name(String),
+    /// A DNS name in lower case, Docker Hub's spellings folded to `docker.io` (borrowed: most
+    /// images come from there, and their references are parsed on every request).
+    Name(Cow<'static, str>),
 }
 
 impl HostId {
@@ -63,9 +64,9 @@ impl HostId {
             .iter()
             .any(|alias| host.eq_ignore_ascii_case(alias))
         {
-            HostId::Name(DOCKER_HUB.to_string())
+            HostId::Name(Cow::Borrowed(DOCKER_HUB))
         } else {
-            HostId::Name(host.to_ascii_lowercase())
+            HostId::Name(Cow::Owned(host.to_ascii_lowercase()))
         }
     }
 
