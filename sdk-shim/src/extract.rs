@@ -429,7 +429,7 @@ fn select<'a>(
 
 /// For a descendant segment with several input nodes: what the segment selected below each node
 /// walked so far (a range of its output, as a walk selects in preorder), by node address.
-type Walked = std::collections::BTreeMap<*const Value, std::ops::Range<usize>>;
+type Walked = std::collections::HashMap<*const Value, std::ops::Range<usize>>;
 
 /// A descendant segment (RFC 9535, section 2.5.2): the selectors applied to `node` and then to
 /// each of its descendants, parents before children and arrays in order. Iterative, so a deep

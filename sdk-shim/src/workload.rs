@@ -30,7 +30,7 @@ use crate::view::{
     PodSpecView, Shape, Trees, VolumeView,
 };
 use serde_json::{Map, Value};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -181,10 +181,10 @@ pub struct Workload<'a> {
     pub containers: Vec<ContainerRef<'a>>,
     /// Pointers of `containers`, so that two extractor paths selecting one count once (only
     /// extractors can select a node twice, so only they keep it).
-    seen: BTreeSet<String>,
+    seen: HashSet<String>,
     by_extractors: bool,
     /// Pointer -> index into `pod_specs`.
-    pod_spec_indexes: BTreeMap<String, usize>,
+    pod_spec_indexes: HashMap<String, usize>,
 }
 
 /// `base/name`, a JSON pointer one level down (built for every container, so without `format!`).
@@ -318,7 +318,7 @@ impl<'a> Workload<'a> {
 
     /// Marks what `old` already had, and links each pod spec to its old self.
     fn compare_with(&mut self, mut old: Workload<'a>) {
-        let before: BTreeMap<String, (Option<&str>, Option<&str>)> = old
+        let before: HashMap<String, (Option<&str>, Option<&str>)> = old
             .containers
             .iter()
             .map(|c| (c.identity(&old.pod_specs), (c.image, c.pull_policy)))

@@ -70,7 +70,7 @@
 //!   (`config.json`, credential provider plugins) are added on top and are invisible here.
 
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::fmt;
 
 pub const DOCKER_CONFIG_JSON: &str = "kubernetes.io/dockerconfigjson";
@@ -96,7 +96,7 @@ pub enum SecretRead {
 /// under it is usable (D4). Its `Debug` output is `describe()`.
 #[derive(Clone, Default, PartialEq)]
 pub struct Keyring {
-    keys: BTreeMap<Vec<u8>, KeyEntry>,
+    keys: HashMap<Vec<u8>, KeyEntry>,
 }
 
 #[derive(Clone, PartialEq)]
@@ -428,7 +428,7 @@ fn decode_auth(field: &str) -> Result<(bool, bool), &'static str> {
 // Go's encoding/json, only as far as DockerConfigJSON / DockerConfig need it (D1).
 
 mod gojson {
-    use std::collections::BTreeMap;
+    use std::collections::HashMap;
 
     /// Go's `maxNestingDepth`.
     const MAX_DEPTH: usize = 10_000;
@@ -441,7 +441,7 @@ mod gojson {
     pub(super) fn registry_entries(
         json: &[u8],
         legacy: bool,
-    ) -> Result<BTreeMap<String, bool>, &'static str> {
+    ) -> Result<HashMap<String, bool>, &'static str> {
         let mut parser = Parser {
             json,
             at: 0,
@@ -746,7 +746,7 @@ mod gojson {
         }
 
         /// `DockerConfigJSON`.
-        fn config(&mut self, auths: &mut Option<BTreeMap<String, bool>>) -> Parsed<()> {
+        fn config(&mut self, auths: &mut Option<HashMap<String, bool>>) -> Parsed<()> {
             self.space();
             match self.peek() {
                 Some(b'{') => self.object(|parser, name| match folded(&name).as_str() {
@@ -766,13 +766,13 @@ mod gojson {
         /// to it, the last duplicate key wins.
         fn auths(
             &mut self,
-            auths: &mut Option<BTreeMap<String, bool>>,
+            auths: &mut Option<HashMap<String, bool>>,
             wrong: &'static str,
         ) -> Parsed<()> {
             self.space();
             match self.peek() {
                 Some(b'{') => {
-                    let map = auths.get_or_insert_with(BTreeMap::new);
+                    let map = auths.get_or_insert_with(HashMap::new);
                     self.object(|parser, location| {
                         let usable = parser.entry()?;
                         map.insert(location, usable);

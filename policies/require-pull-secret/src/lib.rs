@@ -30,7 +30,7 @@ use sdk_shim::verdict::Verdict;
 use sdk_shim::workload::{ContainerRef, PodSpecRef, Workload};
 use serde_json::{json, Map, Value};
 pub use settings::Settings;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{HashMap, HashSet};
 
 /// At most this many secrets are described in one message; the rest are counted.
 const REASONS_SHOWN: usize = 5;
@@ -50,9 +50,9 @@ impl Policy for RequirePullSecret {
         let mut cluster = Cluster::new(host, request.namespace());
         let is_pod = request.kind.group.is_empty() && request.kind.kind == "Pod";
         // Per pod spec, worked out once: its secrets, and (verifySecrets) what they serve.
-        let mut pods: BTreeMap<usize, (PodSecrets, Option<Credentials>)> = BTreeMap::new();
-        let mut patched_specs: BTreeSet<usize> = BTreeSet::new();
-        let mut coverage: BTreeMap<(usize, String), Option<String>> = BTreeMap::new();
+        let mut pods: HashMap<usize, (PodSecrets, Option<Credentials>)> = HashMap::new();
+        let mut patched_specs: HashSet<usize> = HashSet::new();
+        let mut coverage: HashMap<(usize, String), Option<String>> = HashMap::new();
         for container in &workload.containers {
             let Some(image) = verdict.parse_image(container) else {
                 continue;
@@ -265,8 +265,8 @@ fn with_secrets(spec: &PodSpecRef, kept: &[String], name: &str) -> Value {
 struct Cluster<'a> {
     host: &'a dyn Host,
     namespace: Option<&'a str>,
-    secrets: BTreeMap<String, Result<SecretRead, String>>,
-    accounts: BTreeMap<String, Result<Vec<String>, String>>,
+    secrets: HashMap<String, Result<SecretRead, String>>,
+    accounts: HashMap<String, Result<Vec<String>, String>>,
 }
 
 impl<'a> Cluster<'a> {
@@ -274,8 +274,8 @@ impl<'a> Cluster<'a> {
         Cluster {
             host,
             namespace,
-            secrets: BTreeMap::new(),
-            accounts: BTreeMap::new(),
+            secrets: HashMap::new(),
+            accounts: HashMap::new(),
         }
     }
 
