@@ -27,53 +27,72 @@ fn main() -> anyhow::Result<()> {
         );
     }
     let floor_path = bench::build_floor()?;
-    let floor = bench::measure(&floor_path, &Value::Null, &requests)?;
+    let null = Value::Null;
     print_header();
-    print_rows("floor (accepts unread)", &floor, &floor, &requests);
     let largest = requests.last().expect("three requests");
     eprintln!(
         "peak memory: bisecting each module's memory limit on the {} request; the guests' \
          \"memory allocation ... failed\" lines below are the bisection's too-small limits",
         largest.name
     );
+    let mut floor = None;
     let mut memory = Vec::new();
     for (name, dir) in policy_dirs(&workspace_root())? {
         if !chosen.is_empty() && !chosen.contains(&name) {
             continue;
         }
         let table = CaseTable::load(&dir).map_err(anyhow::Error::msg)?;
+        let settings = &table.bench.settings;
         let path = built_policy(&name)?;
-        let figures = bench::measure(&path, &table.bench.settings, &requests)?;
-        print_rows(&name, &figures, &floor, &requests);
-        if let Some(dir) = &baseline {
-            let old = dir.join(format!("{name}.wasm"));
-            let old_figures = bench::measure(&old, &table.bench.settings, &requests)?;
+        let old = baseline
+            .as_ref()
+            .map(|dir| dir.join(format!("{name}.wasm")));
+        // The floor, the policy and its baseline, measured in the same rounds.
+        let mut modules = vec![(&floor_path, &null), (&path, settings)];
+        if let Some(old) = &old {
+            modules.push((old, settings));
+        }
+        let mut figures = bench::measure(&modules, &requests)?.into_iter();
+        let (this_floor, current) = (
+            figures.next().expect("floor"),
+            figures.next().expect("policy"),
+        );
+        print_rows(
+            &format!("floor (with {name})"),
+            &this_floor,
+            &this_floor,
+            &requests,
+        );
+        print_rows(&name, &current, &this_floor, &requests);
+        let payload = bench::payload(&largest.request, settings);
+        memory.push((
+            name.clone(),
+            current.wasm_bytes,
+            current.compile,
+            bench::peak_memory(&path, &payload)?,
+            payload.len(),
+        ));
+        if let (Some(old), Some(old_figures)) = (&old, figures.next()) {
             print_rows(
                 &format!("{name} (baseline)"),
                 &old_figures,
-                &floor,
+                &this_floor,
                 &requests,
             );
-            let payload = bench::payload(&largest.request, &table.bench.settings);
-            let peak = bench::peak_memory(&old, &payload)?;
             memory.push((
                 format!("{name} (baseline)"),
                 old_figures.wasm_bytes,
                 old_figures.compile,
-                peak,
+                bench::peak_memory(old, &payload)?,
                 payload.len(),
             ));
         }
-        let payload = bench::payload(&largest.request, &table.bench.settings);
-        let peak = bench::peak_memory(&path, &payload)?;
-        memory.push((
-            name,
-            figures.wasm_bytes,
-            figures.compile,
-            peak,
-            payload.len(),
-        ));
+        floor.get_or_insert(this_floor);
     }
+    let floor = match floor {
+        Some(floor) => floor,
+        None => bench::measure(&[(&floor_path, &null)], &requests)?.remove(0),
+    };
     let floor_peak =
         bench::peak_memory(&floor_path, &bench::payload(&largest.request, &Value::Null))?;
     println!();

@@ -3,7 +3,7 @@
 //! - module size and compile time;
 //! - per request, the median time with a fresh instance per request (rehydrated, as policy-server
 //!   does) and with a warm instance, each as total and as net of the *floor*: `e2e/floor`, a module
-//!   that accepts without reading the payload, measured in the same run;
+//!   that accepts without reading the payload, measured in the same rounds as the policy;
 //! - the peak linear memory of a fresh instance evaluating the largest request.
 
 use crate::{read_request, workspace_root, HostCapabilities, PolicyModule};
@@ -110,47 +110,84 @@ pub fn payload(request: &Value, settings: &Value) -> Vec<u8> {
         .into_bytes()
 }
 
-/// Measures the module at `path` on every request with `settings`.
-pub fn measure(path: &PathBuf, settings: &Value, requests: &[BenchRequest]) -> Result<Figures> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+/// Measures the modules at `paths` (each with its settings) on every request, in rounds: each
+/// round times every module once, so that a slow spell of the machine (a shared VM has them)
+/// weighs on all of them alike, and a net time (module - floor) compares like with like.
+pub fn measure(modules: &[(&PathBuf, &Value)], requests: &[BenchRequest]) -> Result<Vec<Figures>> {
     let capabilities = Arc::new(HostCapabilities::new());
-    let compile = median(5, || {
-        PolicyModule::from_bytes(&bytes).expect("compile");
-    });
-    let module = PolicyModule::from_bytes(&bytes)?;
-    let mut timings = Vec::new();
+    let mut compiled = Vec::new();
+    let mut figures = Vec::new();
+    for (path, _) in modules {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let compile = median(5, || {
+            PolicyModule::from_bytes(&bytes).expect("compile");
+        });
+        compiled.push(PolicyModule::from_bytes(&bytes)?);
+        figures.push(Figures {
+            wasm_bytes: bytes.len() as u64,
+            compile,
+            timings: Vec::new(),
+        });
+    }
     for bench in requests {
-        let payload = payload(&bench.request, settings);
-        // The measured request must be judged, not refused as malformed.
-        let answer = module
-            .instantiate(capabilities.clone())?
-            .validate_raw(&payload)?;
-        ensure!(
-            answer.code != Some(400),
-            "{} refuses the {} request: {:?}",
-            path.display(),
-            bench.name,
-            answer.message
-        );
+        let payloads: Vec<Vec<u8>> = modules
+            .iter()
+            .map(|(_, settings)| payload(&bench.request, settings))
+            .collect();
+        let mut warm_instances = Vec::new();
+        for (((path, _), module), payload) in modules.iter().zip(&compiled).zip(&payloads) {
+            // The measured request must be judged, not refused as malformed.
+            let answer = module
+                .instantiate(capabilities.clone())?
+                .validate_raw(payload)?;
+            ensure!(
+                answer.code != Some(400),
+                "{} refuses the {} request: {:?}",
+                path.display(),
+                bench.name,
+                answer.message
+            );
+            warm_instances.push(module.instantiate(capabilities.clone())?);
+        }
         // Timed up to the answer's bytes: decoding them is the host's work, the same for every
         // module giving the same answer (a mutated object is 26 KB on the realistic request).
-        let fresh = median(bench.fresh_runs, || {
-            let instance = module
+        let fresh = medians_in_rounds(bench.fresh_runs, modules.len(), |i| {
+            let instance = compiled[i]
                 .instantiate(capabilities.clone())
                 .expect("instantiate");
-            instance.validate_bytes(&payload).expect("validate");
+            instance.validate_bytes(&payloads[i]).expect("validate");
         });
-        let warm_instance = module.instantiate(capabilities.clone())?;
-        let warm = median(bench.warm_runs, || {
-            warm_instance.validate_bytes(&payload).expect("validate");
+        let warm = medians_in_rounds(bench.warm_runs, modules.len(), |i| {
+            warm_instances[i]
+                .validate_bytes(&payloads[i])
+                .expect("validate");
         });
-        timings.push(Timing { fresh, warm });
+        for ((figures, fresh), warm) in figures.iter_mut().zip(fresh).zip(warm) {
+            figures.timings.push(Timing { fresh, warm });
+        }
     }
-    Ok(Figures {
-        wasm_bytes: bytes.len() as u64,
-        compile,
-        timings,
-    })
+    Ok(figures)
+}
+
+/// The median time of `run(i)` for each of `count` subjects, over `rounds` rounds that each run
+/// every subject once, in turn.
+fn medians_in_rounds(rounds: usize, count: usize, mut run: impl FnMut(usize)) -> Vec<Duration> {
+    let mut times = vec![Vec::with_capacity(rounds); count];
+    for _ in 0..rounds {
+        for (i, times) in times.iter_mut().enumerate() {
+            let start = Instant::now();
+            run(i);
+            times.push(start.elapsed());
+        }
+    }
+    times
+        .into_iter()
+        .map(|mut times| {
+            times.sort();
+            times[rounds / 2]
+        })
+        .collect()
 }
 
 /// The smallest linear memory (in 64 KiB pages, as bytes) with which a fresh instance of the

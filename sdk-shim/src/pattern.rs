@@ -409,6 +409,31 @@ mod tests {
     }
 
     #[test]
+    fn a_registry_pattern_names_what_is_wrong_with_it() {
+        let refused = [
+            ("@", "contains whitespace, a control character or '@'"),
+            ("\t", "contains whitespace, a control character or '@'"),
+            ("\u{a0}", "contains whitespace, a control character or '@'"),
+            ("\u{85}", "contains whitespace, a control character or '@'"),
+            (
+                "ghcr.io/a@b",
+                "contains whitespace, a control character or '@'",
+            ),
+            (
+                "https://ghcr.io",
+                "write the registry host without a scheme",
+            ),
+            // Not whitespace: the segment is what is wrong.
+            ("ghcr.io/é", "repository segment 'é' can never match"),
+        ];
+        for (text, why) in refused {
+            let error = RegistryPattern::parse(text).unwrap_err();
+            assert!(error.contains(why), "{text:?}: {error}");
+        }
+        assert!(RegistryPattern::parse("ghcr.io/acme").is_ok());
+    }
+
+    #[test]
     fn registry_patterns_match_on_boundaries() {
         // (pattern, image, matches)
         let cases = [

@@ -859,6 +859,27 @@ mod tests {
             assert_eq!(super::value_after(bytes, address - quote - 1), None);
             assert_eq!(super::value_after(bytes, address + bytes.len()), None);
         }
+        // The request records where the last member's key ends, so its text is found that way
+        // (an object with escapes is not viewed: it is read as text).
+        let object = r#"{"spec": {"containers": [{"name": "a", "image": "b"}]}, "n": [1, null]}"#;
+        let payload = format!(
+            r#"{{"request": {{"kind": {{"group": "", "version": "v1", "kind": "Pod"}}, "object" : {object}}}}}"#
+        );
+        let decoded: ValidationPayload<Value> =
+            ValidationPayload::decode(payload.as_bytes()).unwrap();
+        let crate::view::ObjectSource::Viewed { span, key_end, .. } = decoded.request.object else {
+            panic!("not viewed: {payload}");
+        };
+        assert_eq!(span, None);
+        let key_end = key_end.expect("the key's end");
+        assert_eq!(
+            key_end - payload.as_ptr() as usize,
+            payload.find("\" :").unwrap()
+        );
+        assert_eq!(
+            super::value_after(payload.as_bytes(), key_end),
+            Some(object)
+        );
         // A value that is not JSON is not found.
         let broken = br#""object": {"a": tru}"#;
         assert_eq!(
