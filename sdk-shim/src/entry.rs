@@ -111,7 +111,7 @@ macro_rules! register_policy {
         /// The policy this crate registers, for hosts that link policies in (the playground).
         pub type Registered = $policy;
 
-        // Only the Kubewarden module (wasm32-wasip1) exports it: natively, and in the browser
+        // Only the Kubewarden module (wasm32-wasip1) exports these: natively, and in the browser
         // build (wasm32-unknown-unknown), several policies link into one binary.
         #[cfg(all(target_arch = "wasm32", target_os = "wasi"))]
         #[unsafe(no_mangle)]
