@@ -26,7 +26,9 @@
 //! A pattern that could never match a valid image (a path segment no repository can have, a
 //! `:tag` in a registry pattern) is refused, naming it.
 
-use crate::reference::{check_path_component, check_registry_with, check_tag, ImageRef};
+use crate::reference::{
+    check_path_component, check_registry_with, check_tag, has_space_or_control, ImageRef,
+};
 use crate::registry_host::{canonical_port, split_host_port, HostId, DEFAULT_PORTS};
 use serde::{Deserialize, Deserializer};
 use std::fmt;
@@ -75,13 +77,7 @@ impl RegistryPattern {
         if text.as_bytes().windows(3).any(|w| w == b"://") {
             return bad("write the registry host without a scheme, e.g. 'ghcr.io/acme'");
         }
-        // Whitespace and control characters are all below '!' or from DEL on: only then are
-        // the characters looked at one by one.
-        if text.bytes().any(|b| b <= b' ' || b >= 0x7f || b == b'@')
-            && text
-                .chars()
-                .any(|c| c.is_whitespace() || c.is_control() || c == '@')
-        {
+        if has_space_or_control(text) || text.contains('@') {
             return bad("contains whitespace, a control character or '@'");
         }
         let (registry, path) = match text.split_once('/') {

@@ -116,11 +116,7 @@ impl ImageRef {
         if input.is_empty() {
             return Err(ReferenceError::Empty);
         }
-        // Whitespace and control characters are all below '!' or from DEL on: only then are
-        // the characters looked at one by one.
-        if input.bytes().any(|b| b <= b' ' || b >= 0x7f)
-            && input.chars().any(|c| c.is_whitespace() || c.is_control())
-        {
+        if has_space_or_control(input) {
             return Err(ReferenceError::InvalidCharacters);
         }
         // distribution/reference: anchoredIdentifierRegexp is checked against the whole input.
@@ -329,6 +325,13 @@ pub(crate) fn check_registry_with(registry: &str, wildcard: bool) -> Result<(), 
     } else {
         Err(invalid())
     }
+}
+
+/// Whether `text` holds whitespace or a control character (Unicode's). Both are all below '!'
+/// or from DEL on: only then are the characters looked at one by one.
+pub(crate) fn has_space_or_control(text: &str) -> bool {
+    text.bytes().any(|b| b <= b' ' || b >= 0x7f)
+        && text.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 /// Dot-separated labels, each of letters, digits and `-` (and `*` with `wildcard`), neither

@@ -105,15 +105,15 @@ impl<'de, const VIEWS: bool> Visitor<'de> for RequestVisitor<VIEWS> {
         let mut request = AdmissionRequest::default();
         let mut seen = [false; REQUEST_FIELDS.len()];
         // A viewed object's text lies between its key and the next one (see `value_between`).
-        let mut viewed_after: Option<(usize, usize)> = None;
+        let mut viewed_after: Option<usize> = None;
         while let Some((key, at)) = map.next_key_seed(KeyAt(&REQUEST_FIELDS))? {
-            if let Some((field, from)) = viewed_after.take() {
+            if let Some(field) = viewed_after.take() {
                 let source = match field {
                     5 => &mut request.object,
                     _ => &mut request.old_object,
                 };
-                if let (ObjectSource::Viewed { span, .. }, Some((to, _))) = (source, at) {
-                    *span = Some((from, to));
+                if let (ObjectSource::Viewed { next_key, .. }, Some((at, _))) = (source, at) {
+                    *next_key = Some(at);
                 }
             }
             let Some(field) = key else {
@@ -140,7 +140,7 @@ impl<'de, const VIEWS: bool> Visitor<'de> for RequestVisitor<VIEWS> {
                         (&mut source, at)
                     {
                         *key_end = Some(key_at + key_len);
-                        viewed_after = Some((field, key_at + key_len));
+                        viewed_after = Some(field);
                     }
                     match field {
                         5 => request.object = source,

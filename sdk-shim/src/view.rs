@@ -451,14 +451,14 @@ pub enum ObjectSource<'a> {
     /// Its JSON text, read when needed.
     Text(&'a RawValue),
     /// Read in the same pass as the request (see [`crate::request::AdmissionRequest::with_views`]).
-    /// `span`: where its text lies in the payload, as addresses, when the keys around it told
-    /// (see [`value_between`]); `key_end`: the address of its key's closing quote, from which
-    /// the text is skipped over when it is the last member. Otherwise the text is read again
-    /// from the payload when needed.
+    /// Where its text lies in the payload, as addresses: `key_end`, its key's closing quote,
+    /// and `next_key`, the next key's opening one, when the keys told (see [`value_between`]);
+    /// with only `key_end` (the last member), the text is skipped over from there. Otherwise
+    /// the text is read again from the payload when needed.
     Viewed {
         view: Shape<RootView<'a>>,
-        span: Option<(usize, usize)>,
         key_end: Option<usize>,
+        next_key: Option<usize>,
     },
 }
 
@@ -489,8 +489,8 @@ impl<'de> DeserializeSeed<'de> for SourceSeed {
         Ok(match self.0 {
             Some(path) => ObjectSource::Viewed {
                 view: Read(RootReader(path)).deserialize(d)?,
-                span: None,
                 key_end: None,
+                next_key: None,
             },
             None => match Option::<&RawValue>::deserialize(d)? {
                 Some(text) => ObjectSource::Text(text),
@@ -575,15 +575,20 @@ impl<'a> Object<'a> {
 
     /// The object's JSON text (`None` when missing or `null`).
     pub fn text(&self) -> Result<Option<&'a str>, String> {
-        let (span, key_end) = match self.source {
+        let (key_end, next_key) = match self.source {
             ObjectSource::Missing => return Ok(None),
             ObjectSource::Text(text) => return Ok(Some(text.get())),
-            ObjectSource::Viewed { span, key_end, .. } => (span, key_end),
+            ObjectSource::Viewed {
+                key_end, next_key, ..
+            } => (*key_end, *next_key),
         };
         let payload = self
             .payload
             .ok_or("the request was decoded without its payload")?;
-        if let Some(text) = span.and_then(|span| value_between(payload, span)) {
+        if let Some(text) = key_end
+            .zip(next_key)
+            .and_then(|span| value_between(payload, span))
+        {
             return Ok(Some(text));
         }
         if let Some(text) = key_end.and_then(|at| value_after(payload, at)) {
@@ -829,11 +834,16 @@ mod tests {
         for (i, payload) in payloads.iter().enumerate() {
             let decoded: ValidationPayload<Value> =
                 ValidationPayload::decode(payload.as_bytes()).unwrap();
-            let crate::view::ObjectSource::Viewed { span, .. } = decoded.request.object else {
+            let crate::view::ObjectSource::Viewed {
+                key_end, next_key, ..
+            } = decoded.request.object
+            else {
                 panic!("not viewed: {payload}");
             };
             // The first two have a plain key after the object: the text is found between them.
-            let between = span.and_then(|span| super::value_between(payload.as_bytes(), span));
+            let between = key_end
+                .zip(next_key)
+                .and_then(|span| super::value_between(payload.as_bytes(), span));
             assert_eq!(between, (i < 2).then_some(object), "{payload}");
             let trees = Trees::of_payload(payload.as_bytes());
             let text = decoded.request.object(&trees).text().unwrap();
@@ -867,10 +877,13 @@ mod tests {
         );
         let decoded: ValidationPayload<Value> =
             ValidationPayload::decode(payload.as_bytes()).unwrap();
-        let crate::view::ObjectSource::Viewed { span, key_end, .. } = decoded.request.object else {
+        let crate::view::ObjectSource::Viewed {
+            key_end, next_key, ..
+        } = decoded.request.object
+        else {
             panic!("not viewed: {payload}");
         };
-        assert_eq!(span, None);
+        assert_eq!(next_key, None);
         let key_end = key_end.expect("the key's end");
         assert_eq!(
             key_end - payload.as_ptr() as usize,
