@@ -27,11 +27,13 @@
 //! `:tag` in a registry pattern) is refused, naming it.
 
 use crate::reference::{
-    check_path_component, check_registry_with, check_tag, has_space_or_control, ImageRef,
+    check_path_component, check_registry_with, check_tag, find_byte, has_space_or_control,
+    split_once_byte, ImageRef,
 };
 use crate::registry_host::{canonical_port, split_host_port, HostId, DEFAULT_PORTS};
 use serde::{Deserialize, Deserializer};
 use std::fmt;
+use std::ops::Range;
 
 /// A registry host (optional port), optionally followed by a repository prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,18 +42,21 @@ pub struct RegistryPattern {
     host: HostPattern,
     /// Digits without leading zeros, or a glob; `None` matches any port.
     port: Option<String>,
-    segments: Vec<String>,
-    /// On Docker Hub, for a one-component repository part `x`: `library/x`, the official image a
-    /// reference `docker.io/x` names.
-    official: Option<Vec<String>>,
+    /// Where the repository prefix lies in `text` (empty for a bare registry); its segments are
+    /// read from there, so a pattern is one string whatever its depth.
+    path: Range<usize>,
+    segment_count: usize,
+    /// On Docker Hub, for a one-component repository part `x`: the pattern also means
+    /// `library/x`, the official image a reference `docker.io/x` names.
+    official: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum HostPattern {
     /// A concrete host: matches every spelling of it.
     Exact(HostId),
-    /// Lower-case DNS labels with `*`.
-    Glob(Vec<String>),
+    /// The host in lower case; each of its DNS labels a glob with `*`.
+    Glob(String),
 }
 
 /// A registry pattern optionally followed by `:tag-glob`.
@@ -77,17 +82,20 @@ impl RegistryPattern {
         if text.as_bytes().windows(3).any(|w| w == b"://") {
             return bad("write the registry host without a scheme, e.g. 'ghcr.io/acme'");
         }
-        if has_space_or_control(text) || text.contains('@') {
+        if has_space_or_control(text) || find_byte(text, b'@').is_some() {
             return bad("contains whitespace, a control character or '@'");
         }
-        let (registry, path) = match text.split_once('/') {
-            Some((registry, path)) => (registry, Some(path.trim_end_matches('/'))),
-            None => (text, None),
+        let (registry, path) = match split_once_byte(text, b'/') {
+            Some((registry, path)) => {
+                let start = registry.len() + 1;
+                (registry, start..start + path.trim_end_matches('/').len())
+            }
+            None => (text, text.len()..text.len()),
         };
         let Some((host, port)) = split_host_port(registry) else {
             return bad("the registry part is not host[:port]");
         };
-        let looks_like_host = host.contains('.')
+        let looks_like_host = find_byte(host, b'.').is_some()
             || host.starts_with('[')
             || port.is_some()
             || host.eq_ignore_ascii_case("localhost");
@@ -100,26 +108,19 @@ impl RegistryPattern {
         if check_registry_with(registry, true).is_err() {
             return bad("the registry part is not a valid host[:port]");
         }
-        let host = if host.contains('*') {
-            HostPattern::Glob(
-                host.to_ascii_lowercase()
-                    .split('.')
-                    .map(str::to_string)
-                    .collect(),
-            )
+        let host = if find_byte(host, b'*').is_some() {
+            HostPattern::Glob(host.to_ascii_lowercase())
         } else {
             HostPattern::Exact(HostId::parse(host))
         };
         let port = match port {
-            Some(port) if port.contains('*') => Some(port.to_string()),
+            Some(port) if find_byte(port, b'*').is_some() => Some(port.to_string()),
             port => canonical_port(port),
         };
-        let segments: Vec<String> = match path {
-            Some(path) if !path.is_empty() => path.split('/').map(str::to_string).collect(),
-            _ => Vec::new(),
-        };
-        for segment in &segments {
-            if let Some((_, tag)) = segment.split_once(':') {
+        let mut segment_count = 0;
+        for segment in segments_of(&text[path.clone()]) {
+            segment_count += 1;
+            if let Some((_, tag)) = split_once_byte(segment, b':') {
                 return Err(format!(
                     "a registry pattern has no tag: remove ':{tag}' (tags are matched only by image patterns such as exemptImages)"
                 ));
@@ -130,17 +131,15 @@ impl RegistryPattern {
                 ));
             }
         }
-        let official = match (&host, segments.as_slice()) {
-            (HostPattern::Exact(id), [one]) if id.is_docker_hub() && one != "library" => {
-                Some(vec!["library".to_string(), one.clone()])
-            }
-            _ => None,
-        };
+        let official = matches!(&host, HostPattern::Exact(id) if id.is_docker_hub())
+            && segment_count == 1
+            && &text[path.clone()] != "library";
         Ok(RegistryPattern {
             text: text.to_string(),
             host,
             port,
-            segments,
+            path,
+            segment_count,
             official,
         })
     }
@@ -167,11 +166,18 @@ impl RegistryPattern {
     }
 
     fn matches_repository(&self, repository: &str, whole: bool) -> bool {
-        globs_match(&self.segments, repository.split('/'), whole)
-            || self
-                .official
-                .as_ref()
-                .is_some_and(|official| globs_match(official, repository.split('/'), whole))
+        globs_match(self.segments(), repository.split('/'), whole)
+            || (self.official
+                && globs_match(
+                    ["library", self.repository_prefix()].into_iter(),
+                    repository.split('/'),
+                    whole,
+                ))
+    }
+
+    /// The repository prefix's segments (none for a bare registry).
+    fn segments(&self) -> impl Iterator<Item = &str> {
+        segments_of(self.repository_prefix())
     }
 
     /// Whether the pattern names Docker Hub (however spelt).
@@ -193,9 +199,9 @@ impl RegistryPattern {
         port_matches
             && match &self.host {
                 HostPattern::Exact(id) => id == host,
-                HostPattern::Glob(labels) => {
-                    host.any_spelling(|spelling| globs_match(labels, spelling.split('.'), true))
-                }
+                HostPattern::Glob(glob) => host.any_spelling(|spelling| {
+                    globs_match(glob.split('.'), spelling.split('.'), true)
+                }),
             }
     }
 
@@ -212,12 +218,8 @@ impl RegistryPattern {
         };
         ports_covered
             && self.matches_host(other_host, other.port.as_deref())
-            && self.segments.len() <= other.segments.len()
-            && globs_match(
-                &self.segments,
-                other.segments.iter().map(String::as_str),
-                false,
-            )
+            && self.segment_count <= other.segment_count
+            && globs_match(self.segments(), other.segments(), false)
     }
 
     /// Whether some image falls under both concrete patterns (one's repository prefix lies under
@@ -227,20 +229,20 @@ impl RegistryPattern {
             (Some(a), Some(b)) => a == b,
             _ => true,
         };
-        let shorter = self.segments.len().min(other.segments.len());
+        // Equal on the shorter one's segments (`zip` stops there).
         self.host == other.host
             && ports_meet
-            && self.segments[..shorter] == other.segments[..shorter]
+            && self.segments().zip(other.segments()).all(|(a, b)| a == b)
     }
 
     /// The number of repository segments this pattern fixes (used to rewrite the rest of a path).
     pub fn segment_count(&self) -> usize {
-        self.segments.len()
+        self.segment_count
     }
 
     /// Whether the pattern holds a `*` (a mirror target must be concrete).
     pub fn has_wildcard(&self) -> bool {
-        self.text.contains('*')
+        find_byte(&self.text, b'*').is_some()
     }
 
     /// The registry part as written (`host[:port]`), for rewriting an image onto it.
@@ -249,8 +251,8 @@ impl RegistryPattern {
     }
 
     /// The repository prefix, `""` when the pattern is a bare registry.
-    pub fn repository_prefix(&self) -> String {
-        self.segments.join("/")
+    pub fn repository_prefix(&self) -> &str {
+        &self.text[self.path.clone()]
     }
 
     pub fn as_str(&self) -> &str {
@@ -324,9 +326,17 @@ fn could_be_path_component(segment: &str) -> bool {
     could_be(segment, |s| check_path_component(s).is_ok())
 }
 
+/// The '/'-separated segments of a path; none for an empty one.
+fn segments_of(path: &str) -> impl Iterator<Item = &str> {
+    (!path.is_empty())
+        .then(|| path.split('/'))
+        .into_iter()
+        .flatten()
+}
+
 /// Each glob matches the next part, in order; `whole` also wants no parts left over.
-fn globs_match<'a>(
-    globs: &[String],
+fn globs_match<'a, 'b>(
+    globs: impl Iterator<Item = &'b str>,
     mut parts: impl Iterator<Item = &'a str>,
     whole: bool,
 ) -> bool {

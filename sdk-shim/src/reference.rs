@@ -123,16 +123,16 @@ impl ImageRef {
         if is_hex64(input) {
             return Err(ReferenceError::HexOnlyName);
         }
-        let (rest, digest) = match input.split_once('@') {
+        let (rest, digest) = match split_once_byte(input, b'@') {
             Some((rest, digest)) => (rest, Some(check_digest(digest)?)),
             None => (input, None),
         };
-        if !rest.contains('/') && rest.starts_with('[') {
+        if rest.starts_with('[') && find_byte(rest, b'/').is_none() {
             return Err(ReferenceError::HostWithoutPath(rest.to_string()));
         }
         // A ':' after the last '/' starts the tag; one before it belongs to a registry port.
-        let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
-        let (name, tag) = match rest[last_slash..].rfind(':') {
+        let last_slash = rfind_byte(rest, b'/').map_or(0, |i| i + 1);
+        let (name, tag) = match rfind_byte(&rest[last_slash..], b':') {
             Some(i) => {
                 let (name, tag) = rest.split_at(last_slash + i);
                 (name, Some(check_tag_of(&tag[1..])?))
@@ -200,7 +200,7 @@ impl ImageRef {
     /// path is an official image under `library/`.
     pub fn canonical_repository(&self) -> Cow<'_, str> {
         let repository = self.repository();
-        if !repository.contains('/') && self.host_id().is_docker_hub() {
+        if find_byte(repository, b'/').is_none() && self.host_id().is_docker_hub() {
             Cow::Owned(["library/", repository].concat())
         } else {
             Cow::Borrowed(repository)
@@ -267,9 +267,9 @@ impl fmt::Display for ImageRef {
 /// Splits a name into its registry and repository path: `splitDockerDomain` of
 /// distribution/reference v0.6.0, then its check that the repository is lower case.
 fn split_registry(name: &str) -> Result<(&str, Cow<'_, str>), ReferenceError> {
-    let (registry, path) = match name.split_once('/') {
+    let (registry, path) = match split_once_byte(name, b'/') {
         Some((first, rest))
-            if first.contains(['.', ':'])
+            if first.bytes().any(|b| b == b'.' || b == b':')
                 || first == "localhost"
                 || first.chars().any(|c| c.is_ascii_uppercase()) =>
         {
@@ -286,7 +286,7 @@ fn split_registry(name: &str) -> Result<(&str, Cow<'_, str>), ReferenceError> {
     if path.chars().any(|c| c.is_ascii_uppercase()) {
         return Err(ReferenceError::Uppercase);
     }
-    let path = if registry == DOCKER_HUB && !path.contains('/') {
+    let path = if registry == DOCKER_HUB && find_byte(path, b'/').is_none() {
         Cow::Owned(["library/", path].concat())
     } else {
         Cow::Borrowed(path)
@@ -325,6 +325,22 @@ pub(crate) fn check_registry_with(registry: &str, wildcard: bool) -> Result<(), 
     } else {
         Err(invalid())
     }
+}
+
+/// Where `byte` (ASCII) first occurs in `text`. A plain loop: on strings as short as image
+/// references, `str::find`'s memchr costs more to set up than the search itself.
+pub(crate) fn find_byte(text: &str, byte: u8) -> Option<usize> {
+    text.bytes().position(|b| b == byte)
+}
+
+/// Where `byte` (ASCII) last occurs in `text` (see [`find_byte`]).
+pub(crate) fn rfind_byte(text: &str, byte: u8) -> Option<usize> {
+    text.bytes().rposition(|b| b == byte)
+}
+
+/// `text` around the first `byte` (ASCII), without it (see [`find_byte`]).
+pub(crate) fn split_once_byte(text: &str, byte: u8) -> Option<(&str, &str)> {
+    find_byte(text, byte).map(|i| (&text[..i], &text[i + 1..]))
 }
 
 /// Whether `text` holds whitespace or a control character (Unicode's). Both are all below '!'

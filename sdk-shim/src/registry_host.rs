@@ -17,6 +17,7 @@
 //!   443 (HTTPS), or on 80 where the runtime falls back to plain HTTP (containerd does for
 //!   `localhost`), so it counts as both.
 
+use crate::reference::{find_byte, split_once_byte};
 use std::borrow::Cow;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -168,14 +169,14 @@ pub fn canonical_port(port: Option<&str>) -> Option<String> {
 /// Splits `host[:port]`; a bracketed IPv6 host keeps its brackets.
 pub fn split_host_port(registry: &str) -> Option<(&str, Option<&str>)> {
     if registry.starts_with('[') {
-        let end = registry.find(']')?;
+        let end = find_byte(registry, b']')?;
         let (host, rest) = registry.split_at(end + 1);
         match rest {
             "" => Some((host, None)),
             _ => rest.strip_prefix(':').map(|port| (host, Some(port))),
         }
     } else {
-        match registry.split_once(':') {
+        match split_once_byte(registry, b':') {
             Some((host, port)) => Some((host, Some(port))),
             None => Some((registry, None)),
         }

@@ -98,24 +98,41 @@ fn mirror(mirrors: &[Mirror], image: &ImageRef) -> Option<Result<ImageRef, Strin
     // The path as the registry serves it (`library/nginx` however Docker Hub is spelt), so every
     // spelling of one image lands on one mirrored image.
     let repository = image.canonical_repository();
-    let rest: Vec<&str> = repository
-        .split('/')
-        .skip(mirror.from.segment_count())
-        .collect();
+    let rest = after_segments(&repository, mirror.from.segment_count());
     let prefix = mirror.to.repository_prefix();
-    let repository = match (prefix.is_empty(), rest.is_empty()) {
-        (true, _) => rest.join("/"),
-        (false, true) => prefix,
-        (false, false) => format!("{prefix}/{}", rest.join("/")),
-    };
-    let moved = image.with_name(mirror.to.registry(), &repository);
-    // Re-parse: the new name must itself be a valid reference (e.g. within 255 characters).
-    Some(ImageRef::parse(&moved.to_image_string()).map_err(|e| {
+    // `to`'s registry, then prefix and rest joined by '/', then the tag and digest as written.
+    let mut moved = String::with_capacity(mirror.to.as_str().len() + repository.len() + 80);
+    moved.push_str(mirror.to.registry());
+    moved.push('/');
+    moved.push_str(prefix);
+    if !prefix.is_empty() && !rest.is_empty() {
+        moved.push('/');
+    }
+    moved.push_str(rest);
+    if let Some(tag) = image.tag() {
+        moved.push(':');
+        moved.push_str(tag);
+    }
+    if let Some(digest) = image.digest() {
+        moved.push('@');
+        moved.push_str(digest);
+    }
+    // Parsed again: the new name must itself be a valid reference (e.g. within 255 characters).
+    Some(ImageRef::parse(&moved).map_err(|e| {
         format!(
             "mirror '{}' -> '{}' gives an invalid reference: {e}",
             mirror.from, mirror.to
         )
     }))
+}
+
+/// What follows the first `count` '/'-separated segments of `path` (`""` when nothing does).
+fn after_segments(path: &str, count: usize) -> &str {
+    if count == 0 {
+        return path;
+    }
+    let mut slashes = path.bytes().enumerate().filter(|&(_, b)| b == b'/');
+    slashes.nth(count - 1).map_or("", |(i, _)| &path[i + 1..])
 }
 
 /// Why the image may not be used, if it may not.
