@@ -2,11 +2,10 @@
 
 use crate::host::Host;
 use crate::request::{AdmissionRequest, ValidationPayload};
-use crate::settings::{decode_settings, settings_from_value, PolicySettings};
+use crate::settings::{decode_settings, settings_from_source, PolicySettings, SettingsSource};
 use crate::verdict::{Response, Verdict};
 use crate::view::Trees;
 use crate::workload::Workload;
-use serde_json::Value;
 
 /// What a policy crate implements: its settings and its rules.
 pub trait Policy {
@@ -73,12 +72,11 @@ pub fn evaluate_payload<P: Policy>(
 /// The object is read through borrowed views of what the rules need ([`crate::view`]); a tree of
 /// it is built only for custom resources and mutations.
 pub fn respond<P: Policy>(bytes: &[u8], host: &dyn Host) -> Response {
-    let payload: ValidationPayload<Value> = match ValidationPayload::decode(bytes) {
+    let payload: ValidationPayload<SettingsSource> = match ValidationPayload::decode(bytes) {
         Ok(payload) => payload,
         Err(e) => return bad_request(format!("cannot read the admission request: {e}")),
     };
-    let settings = match settings_from_value::<P::Settings>(payload.settings.unwrap_or(Value::Null))
-    {
+    let settings = match settings_from_source::<P::Settings>(payload.settings) {
         Ok(settings) => settings,
         Err(e) => return bad_request(format!("invalid settings: {e}")),
     };

@@ -462,6 +462,11 @@ enum Token<'de> {
 /// serde_json's token for `RawValue`, which only serde_json's own deserializer can produce.
 const RAW_VALUE: &str = "$serde_json::private::RawValue";
 
+/// A newtype struct of this name is given its value's text, checked as [`Reader::skip_value`]
+/// checks it (`visit_borrowed_str`), if serde_json reads that text as a tree ([`Readable`]);
+/// other deserializers visit it as a newtype (see [`crate::settings::SettingsSource`]).
+pub(crate) const RAW_TEXT: &str = "$sdk_shim::json::RawText";
+
 impl<'de> de::Deserializer<'de> for &mut Reader<'de> {
     type Error = Fallback;
 
@@ -489,6 +494,19 @@ impl<'de> de::Deserializer<'de> for &mut Reader<'de> {
     ) -> Result<V::Value> {
         match name {
             RAW_VALUE => Err(Fallback),
+            RAW_TEXT => {
+                // Only text serde_json reads as a tree too ([`Readable`]): whoever reads it
+                // later may need to.
+                let before = std::mem::replace(&mut self.unusual, false);
+                self.skip_whitespace();
+                let start = self.at;
+                self.skip_value()?;
+                if self.unusual {
+                    return Err(Fallback);
+                }
+                self.unusual = before;
+                visitor.visit_borrowed_str(&self.text[start..self.at])
+            }
             _ => visitor.visit_newtype_struct(self),
         }
     }
@@ -882,6 +900,85 @@ mod tests {
         let text = format!(r#"{{"keep": 7, "skip": {}}}"#, deep(MAX_SKIP_DEPTH + 1));
         assert!(serde_json::from_str::<Kept>(&text).is_ok());
         assert_eq!(from_slice::<Kept>(text.as_bytes()), Err(Fallback));
+    }
+
+    /// The text of a value read as [`RAW_TEXT`]: what `SettingsSource` is given.
+    #[derive(Debug, PartialEq)]
+    struct RawText<'a>(&'a str);
+
+    impl<'de: 'a, 'a> Deserialize<'de> for RawText<'a> {
+        fn deserialize<D: de::Deserializer<'de>>(
+            deserializer: D,
+        ) -> std::result::Result<Self, D::Error> {
+            struct Text;
+            impl<'de> Visitor<'de> for Text {
+                type Value = RawText<'de>;
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str("text")
+                }
+                fn visit_borrowed_str<E>(
+                    self,
+                    text: &'de str,
+                ) -> std::result::Result<Self::Value, E> {
+                    Ok(RawText(text))
+                }
+            }
+            deserializer.deserialize_newtype_struct(RAW_TEXT, Text)
+        }
+    }
+
+    #[test]
+    fn a_raw_text_is_its_values_text_when_serde_json_reads_it() {
+        #[derive(Debug, Deserialize, PartialEq)]
+        struct Doc<'a> {
+            #[serde(borrow)]
+            raw: RawText<'a>,
+            after: bool,
+        }
+        let cases = [
+            (
+                r#"{"raw": {"a": [1, {"b": "c\n"}], "d": null} , "after": true}"#,
+                r#"{"a": [1, {"b": "c\n"}], "d": null}"#,
+            ),
+            (r#"{"raw":"x","after":true}"#, r#""x""#),
+            (r#"{"raw": -1.5 ,"after":true}"#, "-1.5"),
+            (r#"{"raw":[],"after":true}"#, "[]"),
+        ];
+        for (document, raw) in cases {
+            let doc = from_slice::<Doc>(document.as_bytes()).unwrap();
+            assert_eq!(
+                doc,
+                Doc {
+                    raw: RawText(raw),
+                    after: true
+                },
+                "{document}"
+            );
+        }
+        // Invalid, or what serde_json might not read as a tree (an exponent, a surrogate
+        // escape, deep nesting): left to serde_json.
+        let deep = format!("{}1{}", "[".repeat(101), "]".repeat(101));
+        for raw in ["{\"a\":}", "1e5", r#""\ud800""#, deep.as_str()] {
+            let document = format!(r#"{{"raw": {raw}, "after": true}}"#);
+            assert_eq!(
+                from_slice::<Doc>(document.as_bytes()),
+                Err(Fallback),
+                "{raw}"
+            );
+        }
+        // A raw text does not hide what was unusual before it.
+        let (_, readable) = from_slice_seed(
+            br#"[1e5, {"raw": 1, "after": true}]"#,
+            PhantomData::<(Value, Doc)>,
+        )
+        .unwrap();
+        assert_eq!(readable, Readable(false));
+        let (_, readable) = from_slice_seed(
+            br#"[1, {"raw": 1, "after": true}]"#,
+            PhantomData::<(Value, Doc)>,
+        )
+        .unwrap();
+        assert_eq!(readable, Readable(true));
     }
 
     #[test]

@@ -60,6 +60,65 @@ pub fn decode_settings<S: PolicySettings>(payload: &[u8]) -> Result<Settings<S>,
 }
 
 /// Decodes and validates settings from an already parsed JSON value.
+/// A `validate` payload's settings: their text where the fast reader ([`crate::json`]) read the
+/// payload, else the tree serde_json made of them.
+#[derive(Debug)]
+pub enum SettingsSource<'a> {
+    Text(&'a str),
+    Tree(Value),
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for SettingsSource<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Source;
+        impl<'de> serde::de::Visitor<'de> for Source {
+            type Value = SettingsSource<'de>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("settings")
+            }
+
+            fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Self::Value, E> {
+                Ok(SettingsSource::Text(text))
+            }
+
+            fn visit_newtype_struct<D: serde::Deserializer<'de>>(
+                self,
+                deserializer: D,
+            ) -> Result<Self::Value, D::Error> {
+                Value::deserialize(deserializer).map(SettingsSource::Tree)
+            }
+        }
+        deserializer.deserialize_newtype_struct(crate::json::RAW_TEXT, Source)
+    }
+}
+
+/// Settings from a `validate` payload (`None`: none given). Settings of the policy's own fields
+/// only are read straight from their text; shared fields, and anything the fast reader leaves
+/// (an error above all), take [`settings_from_value`]'s way, which words the error. Both give
+/// the same settings: the reader visits as serde_json does, and a duplicate key (which a tree
+/// keeps the last of) is an error there.
+pub fn settings_from_source<S: PolicySettings>(
+    source: Option<SettingsSource>,
+) -> Result<Settings<S>, String> {
+    let value = match source {
+        None => Value::Null,
+        Some(SettingsSource::Tree(value)) => value,
+        Some(SettingsSource::Text(text)) => {
+            if let Ok(own) = crate::json::from_slice::<S>(text.as_bytes()) {
+                own.validate()?;
+                return Ok(Settings {
+                    shared: SharedSettings::default(),
+                    own,
+                });
+            }
+            serde_json::from_str(text)
+                .map_err(|e| format!("settings are not valid JSON: {}", strip_position(&e)))?
+        }
+    };
+    settings_from_value(value)
+}
+
 pub fn settings_from_value<S: PolicySettings>(value: Value) -> Result<Settings<S>, String> {
     let is_shared = |key: &String| SharedSettings::FIELDS.contains(&key.as_str());
     let (shared, own) = match value {
@@ -155,6 +214,60 @@ mod tests {
             let err = decode_settings::<Example>(json.as_bytes()).unwrap_err();
             assert!(err.starts_with(expected), "{json}: {err}");
         }
+    }
+
+    #[test]
+    fn settings_read_from_text_are_the_trees() {
+        let texts = [
+            r#"{"mutate": true, "allow": ["ghcr.io/acme", "Docker.IO/x"]}"#,
+            r#"{"allow": ["gh\u0063r.io"]}"#,
+            r#"{}"#,
+            r#"null"#,
+            // The last of a duplicate key, as a tree keeps it.
+            r#"{"mutate": true, "mutate": false, "allow": ["a.io"]}"#,
+            r#"{"mutate": true, "customResources": [{"apiVersion": "a/v1", "kind": "K", "paths": ["$.x"]}]}"#,
+            r#"{"customResources": {}}"#,
+            r#"{"mutat": true}"#,
+            r#"{"mutate": "yes"}"#,
+            r#"{"mutate": 1e3}"#,
+            r#"{"allow": ["nginx"]}"#,
+            r#"{"mutate": true}"#,
+            r#"[1]"#,
+            r#""x""#,
+        ];
+        for text in texts {
+            let tree = settings_from_value::<Example>(serde_json::from_str(text).unwrap());
+            let read = settings_from_source::<Example>(Some(SettingsSource::Text(text)));
+            assert_eq!(format!("{read:?}"), format!("{tree:?}"), "{text}");
+            let value = serde_json::from_str(text).unwrap();
+            let given = settings_from_source::<Example>(Some(SettingsSource::Tree(value)));
+            assert_eq!(format!("{given:?}"), format!("{tree:?}"), "{text}");
+        }
+        let none = settings_from_source::<Example>(None);
+        let null = settings_from_value::<Example>(Value::Null);
+        assert_eq!(format!("{none:?}"), format!("{null:?}"));
+        assert!(settings_from_source::<Required>(None).is_err());
+        // Settings of own fields only are read from the text, without a tree.
+        assert!(crate::json::from_slice::<Example>(texts[0].as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn a_payloads_settings_are_their_text_or_serde_jsons_tree() {
+        let payload = br#"{"settings": {"mutate": true} }"#;
+        #[derive(Debug, Deserialize)]
+        struct Payload<'a> {
+            #[serde(borrow)]
+            settings: SettingsSource<'a>,
+        }
+        let fast = crate::json::from_slice::<Payload>(payload).unwrap();
+        assert!(matches!(
+            fast.settings,
+            SettingsSource::Text(r#"{"mutate": true}"#)
+        ));
+        let slow = serde_json::from_slice::<Payload>(payload).unwrap();
+        assert!(
+            matches!(slow.settings, SettingsSource::Tree(Value::Object(o)) if o["mutate"] == true)
+        );
     }
 
     #[test]

@@ -47,7 +47,11 @@ impl Verdict {
         let image = container.image.unwrap_or("");
         // Sized for the usual message, so that writing it seldom grows the string.
         let mut finding = String::with_capacity(160 + image.len() + container.pointer.len());
-        let _ = write!(finding, "{container} image '{image}': {why}");
+        container.write_label(&mut finding);
+        for piece in [" image '", image, "': "] {
+            finding.push_str(piece);
+        }
+        let _ = write!(finding, "{why}");
         self.record(container, finding);
     }
 

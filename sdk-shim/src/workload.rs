@@ -160,17 +160,35 @@ impl ContainerRef<'_> {
     }
 }
 
+impl ContainerRef<'_> {
+    /// Appends what [`fmt::Display`] writes, piece by piece: every finding starts with it.
+    pub fn write_label(&self, out: &mut String) {
+        match (self.kind, self.name) {
+            (kind, Some(name)) => {
+                for piece in [kind.label(), " '", name, "' (", &self.pointer, ")"] {
+                    out.push_str(piece);
+                }
+            }
+            (ContainerKind::Custom, None) if !self.is_object => {
+                out.push_str("image at ");
+                out.push_str(&self.pointer);
+            }
+            (kind, None) => {
+                for piece in [kind.label(), " at ", &self.pointer] {
+                    out.push_str(piece);
+                }
+            }
+        }
+    }
+}
+
 impl fmt::Display for ContainerRef<'_> {
     /// `init container 'setup' (/spec/template/spec/initContainers/0)`,
     /// `image volume 'payload' (/spec/volumes/2/image)`
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self.kind, self.name) {
-            (_, Some(name)) => write!(f, "{} '{}' ({})", self.kind.label(), name, self.pointer),
-            (ContainerKind::Custom, None) if !self.is_object => {
-                write!(f, "image at {}", self.pointer)
-            }
-            (kind, None) => write!(f, "{} at {}", kind.label(), self.pointer),
-        }
+        let mut label = String::new();
+        self.write_label(&mut label);
+        f.write_str(&label)
     }
 }
 
