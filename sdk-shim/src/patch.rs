@@ -101,9 +101,13 @@ fn splice_anchored(text: &str, patches: &[Patch]) -> Option<String> {
             return None;
         }
         edits.push(match patch.anchor? {
-            Anchor::Replace { .. } => (start, end, patch.value.to_string()),
+            Anchor::Replace { .. } => (start, end, json_text(&patch.value)),
             Anchor::AddAfter { key, .. } => {
-                (end, end, format!(",{}:{}", Value::from(key), patch.value))
+                let mut member = String::from(",");
+                member.push_str(&json_text(&Value::from(key)));
+                member.push(':');
+                member.push_str(&json_text(&patch.value));
+                (end, end, member)
             }
         });
     }
@@ -122,6 +126,19 @@ fn splice_anchored(text: &str, patches: &[Patch]) -> Option<String> {
     }
     out.push_str(&text[copied..]);
     Some(out)
+}
+
+/// `value` as JSON text, as serde_json writes it; a string (what patches set) without going
+/// through `fmt`, which costs more than the escaping itself.
+fn json_text(value: &Value) -> String {
+    let Value::String(text) = value else {
+        return value.to_string();
+    };
+    let mut quoted = Vec::with_capacity(text.len() + 2);
+    quoted.push(b'"');
+    crate::verdict::escape_into(&mut quoted, text);
+    quoted.push(b'"');
+    String::from_utf8(quoted).unwrap_or_else(|_| value.to_string())
 }
 
 /// Checks that serde_json (the host's parser) can read `text`, valid JSON whose skipped parts
@@ -456,6 +473,23 @@ fn unescape(token: &str) -> std::borrow::Cow<'_, str> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn values_are_written_as_serde_json_writes_them() {
+        let mut values = vec![json!(1), json!(null), json!({"a": ["b\n"]}), json!(true)];
+        for text in [
+            "",
+            "nginx:1.25",
+            "q\"b\\s/",
+            "\u{0}\u{1f}\u{7f}\t\r\n\u{8}\u{c}",
+            "é€😀 x",
+        ] {
+            values.push(Value::String(text.repeat(3)));
+        }
+        for value in values {
+            assert_eq!(json_text(&value), value.to_string(), "{value:?}");
+        }
+    }
 
     #[test]
     fn pointers_that_lead_nowhere_are_errors() {
