@@ -142,23 +142,32 @@ impl ImageRef {
         if name.is_empty() {
             return Err(ReferenceError::MissingName);
         }
-        let (registry, path) = split_registry(name)?;
+        let (registry, namespace, path) = split_registry(name)?;
         for component in path.split('/') {
             check_path_component(component)?;
         }
-        if path.len() > PATH_MAX_LEN {
-            return Err(ReferenceError::NameTooLong(path.len()));
+        if namespace.len() + path.len() > PATH_MAX_LEN {
+            return Err(ReferenceError::NameTooLong(namespace.len() + path.len()));
         }
-        Ok(ImageRef::new(registry, &path, tag, digest))
+        Ok(ImageRef::new(registry, [namespace, path], tag, digest))
     }
 
-    fn new(registry: &str, repository: &str, tag: Option<&str>, digest: Option<&str>) -> Self {
-        let parts = [Some(registry), Some(repository), tag, digest];
+    /// From its parts; the repository in pieces (`library/` and a Docker Hub name) so that it
+    /// is written once, into the reference's text.
+    fn new(registry: &str, repository: [&str; 2], tag: Option<&str>, digest: Option<&str>) -> Self {
+        let parts = [
+            Some(registry),
+            Some(repository[0]),
+            Some(repository[1]),
+            tag,
+            digest,
+        ];
         let mut text = String::with_capacity(parts.iter().flatten().map(|p| p.len() + 1).sum());
         text.push_str(registry);
         let registry_end = text.len();
         text.push('/');
-        text.push_str(repository);
+        text.push_str(repository[0]);
+        text.push_str(repository[1]);
         let repository_end = text.len();
         if let Some(tag) = tag {
             text.push(':');
@@ -249,7 +258,7 @@ impl ImageRef {
 
     /// The same reference moved to another registry/repository, keeping tag and digest.
     pub fn with_name(&self, registry: &str, repository: &str) -> Self {
-        ImageRef::new(registry, repository, self.tag(), self.digest())
+        ImageRef::new(registry, ["", repository], self.tag(), self.digest())
     }
 
     /// The reference as an image string, with only the tag and digest that were written.
@@ -264,9 +273,10 @@ impl fmt::Display for ImageRef {
     }
 }
 
-/// Splits a name into its registry and repository path: `splitDockerDomain` of
+/// Splits a name into its registry, a namespace the repository path implies (`library/` for a
+/// one-component Docker Hub name, else none) and the path: `splitDockerDomain` of
 /// distribution/reference v0.6.0, then its check that the repository is lower case.
-fn split_registry(name: &str) -> Result<(&str, Cow<'_, str>), ReferenceError> {
+fn split_registry(name: &str) -> Result<(&str, &'static str, &str), ReferenceError> {
     let (registry, path) = match split_once_byte(name, b'/') {
         Some((first, rest))
             if first.bytes().any(|b| b == b'.' || b == b':')
@@ -286,12 +296,11 @@ fn split_registry(name: &str) -> Result<(&str, Cow<'_, str>), ReferenceError> {
     if path.chars().any(|c| c.is_ascii_uppercase()) {
         return Err(ReferenceError::Uppercase);
     }
-    let path = if registry == DOCKER_HUB && find_byte(path, b'/').is_none() {
-        Cow::Owned(["library/", path].concat())
-    } else {
-        Cow::Borrowed(path)
+    let namespace = match registry == DOCKER_HUB && find_byte(path, b'/').is_none() {
+        true => "library/",
+        false => "",
     };
-    Ok((registry, path))
+    Ok((registry, namespace, path))
 }
 
 /// Checks `host[:port]`, where host is a DNS name, an IPv4 address or a bracketed IPv6 address.
