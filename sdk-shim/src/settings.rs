@@ -2,7 +2,9 @@
 //!
 //! A policy's settings object holds the policy's own fields and the fields every policy shares
 //! ([`SharedSettings`]). The shim takes the shared ones out, decodes them once here, and hands
-//! the rest to the policy's own type, so a policy never declares them.
+//! the rest to the policy's own type, so a policy never declares them. Settings that hold the
+//! policy's own fields only are read straight from the `validate` payload's text, which every
+//! evaluation pays for ([`settings_from_source`]); errors are always worded from a tree.
 
 use crate::extract::ImageExtractor;
 use serde::de::DeserializeOwned;
