@@ -79,7 +79,10 @@ impl RegistryPattern {
             return bad("is empty");
         }
         // Byte by byte: `str::contains` sets up a substring searcher for every pattern.
-        if text.as_bytes().windows(3).any(|w| w == b"://") {
+        let bytes = text.as_bytes();
+        let scheme =
+            (0..bytes.len()).any(|i| bytes[i] == b':' && bytes[i + 1..].starts_with(b"//"));
+        if scheme {
             return bad("write the registry host without a scheme, e.g. 'ghcr.io/acme'");
         }
         if has_space_or_control(text) || find_byte(text, b'@').is_some() {
@@ -386,15 +389,34 @@ impl fmt::Display for ImagePattern {
 
 impl<'de> Deserialize<'de> for RegistryPattern {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
+        let text = deserializer.deserialize_str(PatternText)?;
         RegistryPattern::parse(&text).map_err(serde::de::Error::custom)
     }
 }
 
 impl<'de> Deserialize<'de> for ImagePattern {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
+        let text = deserializer.deserialize_str(PatternText)?;
         ImagePattern::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A pattern's text, borrowed from the settings where it can be (a pattern keeps its own copy).
+struct PatternText;
+
+impl<'de> serde::de::Visitor<'de> for PatternText {
+    type Value = std::borrow::Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Self::Value, E> {
+        Ok(std::borrow::Cow::Borrowed(text))
+    }
+
+    fn visit_str<E>(self, text: &str) -> Result<Self::Value, E> {
+        Ok(std::borrow::Cow::Owned(text.to_string()))
     }
 }
 

@@ -355,8 +355,28 @@ pub(crate) fn split_once_byte(text: &str, byte: u8) -> Option<(&str, &str)> {
 /// Whether `text` holds whitespace or a control character (Unicode's). Both are all below '!'
 /// or from DEL on: only then are the characters looked at one by one.
 pub(crate) fn has_space_or_control(text: &str) -> bool {
-    text.bytes().any(|b| b <= b' ' || b >= 0x7f)
+    has_byte_outside_graphic_ascii(text.as_bytes())
         && text.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+/// Whether a byte is below '!' or from DEL (0x7f) on, eight bytes at a time: every image
+/// reference and pattern is checked, and most are 30 to 130 bytes of graphic ASCII.
+fn has_byte_outside_graphic_ascii(bytes: &[u8]) -> bool {
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const HIGH_BITS: u64 = ONES << 7;
+    let mut words = bytes.chunks_exact(8);
+    for chunk in &mut words {
+        let word = u64::from_le_bytes(<[u8; 8]>::try_from(chunk).unwrap_or_default());
+        // Below '!': `x - ONES * 0x21` borrows into the high bit of each byte below 0x21 (the
+        // lowest such byte is always flagged, and one is enough). From DEL: a high bit, or low
+        // seven bits of 0x7f, which `+ 1` carries into the high bit (never past it).
+        let below = word.wrapping_sub(ONES * 0x21) & !word;
+        let from_del = word | ((word & !HIGH_BITS) + ONES);
+        if (below | from_del) & HIGH_BITS != 0 {
+            return true;
+        }
+    }
+    words.remainder().iter().any(|&b| b <= b' ' || b >= 0x7f)
 }
 
 /// Dot-separated labels, each of letters, digits and `-` (and `*` with `wildcard`), neither
@@ -473,6 +493,29 @@ mod tests {
                     && alnum(bytes[bytes.len() - 1])
                     && bytes.iter().all(|&b| alnum(b) || b == b'-')
             })
+    }
+
+    #[test]
+    fn bytes_outside_graphic_ascii_are_found_wherever_they_are() {
+        let naive = |bytes: &[u8]| bytes.iter().any(|&b| b <= b' ' || b >= 0x7f);
+        // Every byte value at every position of words and a remainder, among neighbours at the
+        // edges of the range (which a borrow or a carry between bytes would misjudge).
+        for len in [1, 7, 8, 9, 16, 19] {
+            for filler in [b'!', b'~', b'a', b'0'] {
+                for at in 0..len {
+                    for byte in 0..=255u8 {
+                        let mut bytes = vec![filler; len];
+                        bytes[at] = byte;
+                        assert_eq!(
+                            has_byte_outside_graphic_ascii(&bytes),
+                            naive(&bytes),
+                            "{bytes:?}"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(!has_byte_outside_graphic_ascii(b""));
     }
 
     #[test]
