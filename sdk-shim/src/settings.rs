@@ -206,6 +206,10 @@ mod tests {
                 "allow: invalid type: string \"ghcr.io\", expected a sequence",
             ),
             (
+                r#"{"allow": [1]}"#,
+                "allow[0]: invalid type: integer `1`, expected a string",
+            ),
+            (
                 r#"{"mutate": true}"#,
                 "allow: must not be empty when mutate is true",
             ),
