@@ -45,7 +45,6 @@ pub struct RegistryPattern {
     /// Where the repository prefix lies in `text` (empty for a bare registry); its segments are
     /// read from there, so a pattern is one string whatever its depth.
     path: Range<usize>,
-    segment_count: usize,
     /// On Docker Hub, for a one-component repository part `x`: the pattern also means
     /// `library/x`, the official image a reference `docker.io/x` names.
     official: bool,
@@ -142,7 +141,6 @@ impl RegistryPattern {
             host,
             port,
             path,
-            segment_count,
             official,
         })
     }
@@ -221,7 +219,7 @@ impl RegistryPattern {
         };
         ports_covered
             && self.matches_host(other_host, other.port.as_deref())
-            && self.segment_count <= other.segment_count
+            && self.segment_count() <= other.segment_count()
             && globs_match(self.segments(), other.segments(), false)
     }
 
@@ -240,7 +238,7 @@ impl RegistryPattern {
 
     /// The number of repository segments this pattern fixes (used to rewrite the rest of a path).
     pub fn segment_count(&self) -> usize {
-        self.segment_count
+        self.segments().count()
     }
 
     /// Whether the pattern holds a `*` (a mirror target must be concrete).

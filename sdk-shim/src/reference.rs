@@ -155,29 +155,8 @@ impl ImageRef {
     /// From its parts; the repository in pieces (`library/` and a Docker Hub name) so that it
     /// is written once, into the reference's text.
     fn new(registry: &str, repository: [&str; 2], tag: Option<&str>, digest: Option<&str>) -> Self {
-        let parts = [
-            Some(registry),
-            Some(repository[0]),
-            Some(repository[1]),
-            tag,
-            digest,
-        ];
-        let mut text = String::with_capacity(parts.iter().flatten().map(|p| p.len() + 1).sum());
-        text.push_str(registry);
-        let registry_end = text.len();
-        text.push('/');
-        text.push_str(repository[0]);
-        text.push_str(repository[1]);
-        let repository_end = text.len();
-        if let Some(tag) = tag {
-            text.push(':');
-            text.push_str(tag);
-        }
-        let tag_end = text.len();
-        if let Some(digest) = digest {
-            text.push('@');
-            text.push_str(digest);
-        }
+        let (text, [registry_end, repository_end, tag_end]) =
+            write_reference(registry, &repository, tag, digest);
         let (host, port) = split_host_port(registry).unwrap_or((registry, None));
         ImageRef {
             host: HostId::parse(host),
@@ -256,9 +235,11 @@ impl ImageRef {
         }
     }
 
-    /// The same reference moved to another registry/repository, keeping tag and digest.
-    pub fn with_name(&self, registry: &str, repository: &str) -> Self {
-        ImageRef::new(registry, ["", repository], self.tag(), self.digest())
+    /// The text of this reference moved to another registry and repository (written piece
+    /// after piece), keeping tag and digest as written: to be parsed, as the new name must itself
+    /// be valid.
+    pub fn text_with_name(&self, registry: &str, repository: &[&str]) -> String {
+        write_reference(registry, repository, self.tag(), self.digest()).0
     }
 
     /// The reference as an image string, with only the tag and digest that were written.
@@ -271,6 +252,41 @@ impl fmt::Display for ImageRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.fully_qualified())
     }
+}
+
+/// `registry/repository[:tag][@digest]`, the repository written piece after piece, and where
+/// the registry, the repository and the tag end in it.
+fn write_reference(
+    registry: &str,
+    repository: &[&str],
+    tag: Option<&str>,
+    digest: Option<&str>,
+) -> (String, [usize; 3]) {
+    let parts = [Some(registry), tag, digest];
+    let length = parts
+        .iter()
+        .flatten()
+        .chain(repository)
+        .map(|p| p.len() + 1)
+        .sum();
+    let mut text = String::with_capacity(length);
+    text.push_str(registry);
+    let registry_end = text.len();
+    text.push('/');
+    for piece in repository {
+        text.push_str(piece);
+    }
+    let repository_end = text.len();
+    if let Some(tag) = tag {
+        text.push(':');
+        text.push_str(tag);
+    }
+    let tag_end = text.len();
+    if let Some(digest) = digest {
+        text.push('@');
+        text.push_str(digest);
+    }
+    (text, [registry_end, repository_end, tag_end])
 }
 
 /// Splits a name into its registry, a namespace the repository path implies (`library/` for a
@@ -860,11 +876,8 @@ mod tests {
         assert_eq!(digest_only.fully_qualified(), format!("ghcr.io/a/b@{D256}"));
         let moved = ImageRef::parse("nginx:1.25")
             .unwrap()
-            .with_name("harbor.example.com", "cache/library/nginx");
-        assert_eq!(
-            moved.to_image_string(),
-            "harbor.example.com/cache/library/nginx:1.25"
-        );
+            .text_with_name("harbor.example.com", &["cache", "/", "library/nginx"]);
+        assert_eq!(moved, "harbor.example.com/cache/library/nginx:1.25");
     }
 
     #[test]

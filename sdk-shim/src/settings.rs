@@ -103,22 +103,20 @@ impl<'de: 'a, 'a> Deserialize<'de> for SettingsSource<'a> {
 pub fn settings_from_source<S: PolicySettings>(
     source: Option<SettingsSource>,
 ) -> Result<Settings<S>, String> {
-    let value = match source {
-        None => Value::Null,
-        Some(SettingsSource::Tree(value)) => value,
-        Some(SettingsSource::Text(text)) => {
-            if let Ok(own) = crate::json::from_slice::<S>(text.as_bytes()) {
+    match source {
+        None => settings_from_value(Value::Null),
+        Some(SettingsSource::Tree(value)) => settings_from_value(value),
+        Some(SettingsSource::Text(text)) => match crate::json::from_slice::<S>(text.as_bytes()) {
+            Ok(own) => {
                 own.validate()?;
-                return Ok(Settings {
+                Ok(Settings {
                     shared: SharedSettings::default(),
                     own,
-                });
+                })
             }
-            serde_json::from_str(text)
-                .map_err(|e| format!("settings are not valid JSON: {}", strip_position(&e)))?
-        }
-    };
-    settings_from_value(value)
+            Err(_) => decode_settings(text.as_bytes()),
+        },
+    }
 }
 
 pub fn settings_from_value<S: PolicySettings>(value: Value) -> Result<Settings<S>, String> {

@@ -100,23 +100,11 @@ fn mirror(mirrors: &[Mirror], image: &ImageRef) -> Option<Result<ImageRef, Strin
     let repository = image.canonical_repository();
     let rest = after_segments(&repository, mirror.from.segment_count());
     let prefix = mirror.to.repository_prefix();
-    // `to`'s registry, then prefix and rest joined by '/', then the tag and digest as written.
-    let mut moved = String::with_capacity(mirror.to.as_str().len() + repository.len() + 80);
-    moved.push_str(mirror.to.registry());
-    moved.push('/');
-    moved.push_str(prefix);
-    if !prefix.is_empty() && !rest.is_empty() {
-        moved.push('/');
-    }
-    moved.push_str(rest);
-    if let Some(tag) = image.tag() {
-        moved.push(':');
-        moved.push_str(tag);
-    }
-    if let Some(digest) = image.digest() {
-        moved.push('@');
-        moved.push_str(digest);
-    }
+    let between = match prefix.is_empty() || rest.is_empty() {
+        true => "",
+        false => "/",
+    };
+    let moved = image.text_with_name(mirror.to.registry(), &[prefix, between, rest]);
     // Parsed again: the new name must itself be a valid reference (e.g. within 255 characters).
     Some(ImageRef::parse(&moved).map_err(|e| {
         format!(
