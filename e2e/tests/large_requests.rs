@@ -1,10 +1,11 @@
 //! Requests near the API server's size limit, through every compiled policy with the settings and
 //! host state of its `cases.yml` bench entry: each is judged completely, which shows as findings
 //! (problems listed, fields mutated) exactly 100 times those of the same request with 100 times
-//! fewer containers. The time is printed for the benchmark figures, not asserted: speed goals
+//! fewer containers; and one instance judges such a request again and again in the memory one
+//! evaluation may take. The time is printed for the benchmark figures, not asserted: speed goals
 //! live in the benchmarks, not in timed tests.
 
-use e2e::bench::{deployment, BENCH_REQUEST};
+use e2e::bench::{deployment, payload, BENCH_REQUEST};
 use e2e::{
     built_policy, policy_dirs, read_request, workspace_root, HostCapabilities, PolicyModule,
 };
@@ -106,4 +107,28 @@ fn a_custom_resource_with_100000_images_is_judged_whole() {
         found.iter().any(|(_, few, _)| *few > 0),
         "no policy finds anything in the image strings: {found:?}"
     );
+}
+
+/// Memory freed is used again: ten evaluations of a 1.5 MB request on one instance (as a host that
+/// reuses instances makes them) fit in three times the request, the bound of one evaluation. An
+/// allocator that kept what earlier calls allocated would run out by the third.
+#[test]
+fn a_reused_instance_judges_large_requests_in_the_memory_of_one() {
+    let large = deployment(1000).unwrap();
+    for (name, dir) in policy_dirs(&workspace_root()).unwrap() {
+        let table = CaseTable::load(&dir).unwrap();
+        let payload = payload(&large, &table.bench.settings);
+        let mut capabilities = HostCapabilities::new();
+        capabilities.resources = table.shared_host().unwrap().resources;
+        let bytes = std::fs::read(built_policy(&name).unwrap()).unwrap();
+        let module = PolicyModule::with_memory_limit(&bytes, 3 * payload.len()).unwrap();
+        let instance = module.instantiate(Arc::new(capabilities)).unwrap();
+        let first = instance.validate_bytes(&payload).unwrap();
+        for call in 2..=10 {
+            let answer = instance
+                .validate_bytes(&payload)
+                .unwrap_or_else(|e| panic!("{name}, call {call}: {e:#}"));
+            assert!(answer == first, "{name}, call {call}: another answer");
+        }
+    }
 }

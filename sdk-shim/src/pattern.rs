@@ -28,7 +28,7 @@
 
 use crate::reference::{
     check_path_component, check_registry_with, check_tag, find_byte, has_space_or_control,
-    split_once_byte, ImageRef,
+    split_byte, split_once_byte, ImageRef,
 };
 use crate::registry_host::{canonical_port, split_host_port, HostId, DEFAULT_PORTS};
 use serde::{Deserialize, Deserializer};
@@ -167,11 +167,11 @@ impl RegistryPattern {
     }
 
     fn matches_repository(&self, repository: &str, whole: bool) -> bool {
-        globs_match(self.segments(), repository.split('/'), whole)
+        globs_match(self.segments(), split_byte(repository, b'/'), whole)
             || (self.official
                 && globs_match(
                     ["library", self.repository_prefix()].into_iter(),
-                    repository.split('/'),
+                    split_byte(repository, b'/'),
                     whole,
                 ))
     }
@@ -201,7 +201,7 @@ impl RegistryPattern {
             && match &self.host {
                 HostPattern::Exact(id) => id == host,
                 HostPattern::Glob(glob) => host.any_spelling(|spelling| {
-                    globs_match(glob.split('.'), spelling.split('.'), true)
+                    globs_match(split_byte(glob, b'.'), split_byte(spelling, b'.'), true)
                 }),
             }
     }
@@ -248,7 +248,7 @@ impl RegistryPattern {
 
     /// The registry part as written (`host[:port]`), for rewriting an image onto it.
     pub fn registry(&self) -> &str {
-        self.text.split('/').next().unwrap_or("")
+        split_once_byte(&self.text, b'/').map_or(&self.text, |(registry, _)| registry)
     }
 
     /// The repository prefix, `""` when the pattern is a bare registry.
@@ -330,7 +330,7 @@ fn could_be_path_component(segment: &str) -> bool {
 /// The '/'-separated segments of a path; none for an empty one.
 fn segments_of(path: &str) -> impl Iterator<Item = &str> {
     (!path.is_empty())
-        .then(|| path.split('/'))
+        .then(|| split_byte(path, b'/'))
         .into_iter()
         .flatten()
 }

@@ -142,21 +142,24 @@ impl ImageRef {
         if name.is_empty() {
             return Err(ReferenceError::MissingName);
         }
-        let (registry, namespace, path) = split_registry(name)?;
-        for component in path.split('/') {
-            check_path_component(component)?;
-        }
-        if namespace.len() + path.len() > PATH_MAX_LEN {
-            return Err(ReferenceError::NameTooLong(namespace.len() + path.len()));
-        }
+        let (registry, namespace, path) = check_name(name)?;
         Ok(ImageRef::new(registry, [namespace, path], tag, digest))
     }
 
     /// From its parts; the repository in pieces (`library/` and a Docker Hub name) so that it
     /// is written once, into the reference's text.
     fn new(registry: &str, repository: [&str; 2], tag: Option<&str>, digest: Option<&str>) -> Self {
-        let (text, [registry_end, repository_end, tag_end]) =
-            write_reference(registry, &repository, tag, digest);
+        let (text, ends) = write_reference(registry, &repository, tag, digest);
+        ImageRef::from_text(text, ends, digest.is_some())
+    }
+
+    /// From its normalised text and where its parts end in it (see [`write_reference`]).
+    fn from_text(
+        text: String,
+        [registry_end, repository_end, tag_end]: [usize; 3],
+        has_digest: bool,
+    ) -> Self {
+        let registry = &text[..registry_end];
         let (host, port) = split_host_port(registry).unwrap_or((registry, None));
         ImageRef {
             host: HostId::parse(host),
@@ -165,7 +168,7 @@ impl ImageRef {
             registry_end,
             repository_end,
             tag_end,
-            has_digest: digest.is_some(),
+            has_digest,
         }
     }
 
@@ -235,11 +238,18 @@ impl ImageRef {
         }
     }
 
-    /// The text of this reference moved to another registry and repository (written piece
-    /// after piece), keeping tag and digest as written: to be parsed, as the new name must itself
-    /// be valid.
-    pub fn text_with_name(&self, registry: &str, repository: &[&str]) -> String {
-        write_reference(registry, repository, self.tag(), self.digest()).0
+    /// This reference moved to `registry` and the repository written in `pieces` (joined as
+    /// they are), keeping tag and digest as written. The new name is checked as [`Self::parse`]
+    /// checks a name, with its errors; the tag and digest were checked when this one was parsed.
+    /// When the name is Docker Hub's (which `parse` would normalise), the whole text is parsed.
+    pub fn moved_to(&self, registry: &str, pieces: &[&str]) -> Result<ImageRef, ReferenceError> {
+        let (text, ends) = write_reference(registry, pieces, self.tag(), self.digest());
+        let name = &text[..ends[1]];
+        let (checked_registry, namespace, _) = check_name(name)?;
+        if checked_registry.len() != registry.len() || !namespace.is_empty() {
+            return ImageRef::parse(&text);
+        }
+        Ok(ImageRef::from_text(text, ends, self.has_digest))
     }
 
     /// The reference as an image string, with only the tag and digest that were written.
@@ -287,6 +297,19 @@ fn write_reference(
         text.push_str(digest);
     }
     (text, [registry_end, repository_end, tag_end])
+}
+
+/// Checks a name (`[registry/]path`, without tag or digest) and splits it as
+/// [`split_registry`] does: every path component valid, the path within its length.
+fn check_name(name: &str) -> Result<(&str, &'static str, &str), ReferenceError> {
+    let (registry, namespace, path) = split_registry(name)?;
+    for component in split_byte(path, b'/') {
+        check_path_component(component)?;
+    }
+    if namespace.len() + path.len() > PATH_MAX_LEN {
+        return Err(ReferenceError::NameTooLong(namespace.len() + path.len()));
+    }
+    Ok((registry, namespace, path))
 }
 
 /// Splits a name into its registry, a namespace the repository path implies (`library/` for a
@@ -352,15 +375,83 @@ pub(crate) fn check_registry_with(registry: &str, wildcard: bool) -> Result<(), 
     }
 }
 
-/// Where `byte` (ASCII) first occurs in `text`. A plain loop: on strings as short as image
-/// references, `str::find`'s memchr costs more to set up than the search itself.
+const ONES: u64 = u64::from_le_bytes([1; 8]);
+const HIGH_BITS: u64 = ONES << 7;
+
+/// The high bit of each byte of `word` that equals `byte`, and no other bit: exact, so that
+/// the highest one can be taken as well as the lowest (no borrow or carry crosses a byte, since
+/// `(x & 0x7f) + 0x7f` stays below 0x100).
+#[inline]
+fn bytes_equal(word: u64, byte: u8) -> u64 {
+    let x = word ^ (ONES * u64::from(byte));
+    let low_bits = !HIGH_BITS;
+    !(((x & low_bits) + low_bits) | x) & HIGH_BITS
+}
+
+/// Where `byte` (ASCII) first occurs in `text`, eight bytes at a time: references and patterns
+/// are searched for `/ : @ .` several times each, and `str::find`'s memchr costs more to set up
+/// than the search itself on strings this short.
 pub(crate) fn find_byte(text: &str, byte: u8) -> Option<usize> {
-    text.bytes().position(|b| b == byte)
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while let Some(Ok(chunk)) = bytes.get(i..i + 8).map(<[u8; 8]>::try_from) {
+        let found = bytes_equal(u64::from_le_bytes(chunk), byte);
+        if found != 0 {
+            return Some(i + (found.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    bytes[i..].iter().position(|&b| b == byte).map(|j| i + j)
 }
 
 /// Where `byte` (ASCII) last occurs in `text` (see [`find_byte`]).
 pub(crate) fn rfind_byte(text: &str, byte: u8) -> Option<usize> {
-    text.bytes().rposition(|b| b == byte)
+    let bytes = text.as_bytes();
+    let mut end = bytes.len();
+    while let Some(Ok(chunk)) = end
+        .checked_sub(8)
+        .and_then(|start| bytes.get(start..end))
+        .map(<[u8; 8]>::try_from)
+    {
+        let found = bytes_equal(u64::from_le_bytes(chunk), byte);
+        if found != 0 {
+            return Some(end - 1 - (found.leading_zeros() / 8) as usize);
+        }
+        end -= 8;
+    }
+    bytes[..end].iter().rposition(|&b| b == byte)
+}
+
+/// `text.split(byte as char)` for an ASCII `byte`, searching with [`find_byte`].
+pub(crate) fn split_byte(text: &str, byte: u8) -> SplitByte<'_> {
+    SplitByte {
+        rest: Some(text),
+        byte,
+    }
+}
+
+/// The pieces of [`split_byte`].
+pub(crate) struct SplitByte<'a> {
+    rest: Option<&'a str>,
+    byte: u8,
+}
+
+impl<'a> Iterator for SplitByte<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let rest = self.rest?;
+        match split_once_byte(rest, self.byte) {
+            Some((piece, after)) => {
+                self.rest = Some(after);
+                Some(piece)
+            }
+            None => {
+                self.rest = None;
+                Some(rest)
+            }
+        }
+    }
 }
 
 /// `text` around the first `byte` (ASCII), without it (see [`find_byte`]).
@@ -378,8 +469,6 @@ pub(crate) fn has_space_or_control(text: &str) -> bool {
 /// Whether a byte is below '!' or from DEL (0x7f) on, eight bytes at a time: every image
 /// reference and pattern is checked, and most are 30 to 130 bytes of graphic ASCII.
 fn has_byte_outside_graphic_ascii(bytes: &[u8]) -> bool {
-    const ONES: u64 = u64::from_le_bytes([1; 8]);
-    const HIGH_BITS: u64 = ONES << 7;
     let mut words = bytes.chunks_exact(8);
     for chunk in &mut words {
         let word = u64::from_le_bytes(<[u8; 8]>::try_from(chunk).unwrap_or_default());
@@ -509,6 +598,49 @@ mod tests {
                     && alnum(bytes[bytes.len() - 1])
                     && bytes.iter().all(|&b| alnum(b) || b == b'-')
             })
+    }
+
+    #[test]
+    fn bytes_are_found_first_and_last_wherever_they_are() {
+        // Every position of one or two needles in 0 to 19 bytes, among fillers next to the
+        // needle's value (which a borrow or a carry between bytes would take for it).
+        for needle in [b'/', b':', b'@', b'.', 0x7f, 0x01] {
+            let fillers = [needle - 1, needle + 1, 0, 0x7f, b'a'];
+            for filler in fillers.into_iter().filter(|&f| f != needle && f <= 0x7f) {
+                for len in 0..20 {
+                    let plain = vec![filler; len];
+                    let text = std::str::from_utf8(&plain).unwrap();
+                    assert_eq!(find_byte(text, needle), None);
+                    assert_eq!(rfind_byte(text, needle), None);
+                    for (i, j) in (0..len).flat_map(|i| (i..len).map(move |j| (i, j))) {
+                        let mut bytes = plain.clone();
+                        bytes[i] = needle;
+                        bytes[j] = needle;
+                        let text = std::str::from_utf8(&bytes).unwrap();
+                        assert_eq!(find_byte(text, needle), Some(i), "{bytes:?}");
+                        assert_eq!(rfind_byte(text, needle), Some(j), "{bytes:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn split_byte_splits_as_str_split_does() {
+        for text in [
+            "",
+            "/",
+            "a",
+            "a/b",
+            "/a/",
+            "library/nginx",
+            "a//b/c/d/e/f/g/h/i",
+            "ab/cdefghijklm/n",
+        ] {
+            let ours: Vec<&str> = split_byte(text, b'/').collect();
+            let std: Vec<&str> = text.split('/').collect();
+            assert_eq!(ours, std, "{text}");
+        }
     }
 
     #[test]
@@ -874,10 +1006,56 @@ mod tests {
         assert_eq!(pinned.fully_qualified(), format!("ghcr.io/a/b:1@{D256}"));
         let digest_only = ImageRef::parse(&format!("ghcr.io/a/b@{D256}")).unwrap();
         assert_eq!(digest_only.fully_qualified(), format!("ghcr.io/a/b@{D256}"));
+    }
+
+    /// A moved reference is the one `parse` reads from its text, errors included.
+    #[test]
+    fn a_moved_reference_is_its_text_parsed() {
+        let images = [
+            "nginx:1.25",
+            &format!("ghcr.io/a/b:1@{D256}"),
+            &format!("redis@{D256}"),
+        ];
+        // (registry, pieces)
+        let targets: &[(&str, &[&str])] = &[
+            ("harbor.example.com", &["cache", "/", "library/nginx"]),
+            ("harbor.example.com", &["library/nginx"]),
+            ("localhost:5000", &["a"]),
+            ("LocalHost", &["a/b"]),
+            ("[::1]:5000", &["x"]),
+            ("Harbor.Example.COM", &["c"]),
+            // Docker Hub, however spelt: normalised as parse does.
+            ("docker.io", &["nginx"]),
+            ("index.docker.io", &["library", "/", "nginx"]),
+            // Errors: no path, a bad component, upper case, too long, not a registry.
+            ("harbor.example.com", &[""]),
+            ("harbor.example.com", &["cache", "/", ""]),
+            ("harbor.example.com", &["Cache"]),
+            ("harbor.example.com", &["-a"]),
+            ("harbor.example.com", &[&"a".repeat(256)]),
+            ("[abcd]", &["x"]),
+            ("harbor..example.com", &["x"]),
+            ("harbor.example.com:", &["x"]),
+        ];
+        for image in images {
+            let image = ImageRef::parse(image).unwrap();
+            for (registry, pieces) in targets {
+                let text = write_reference(registry, pieces, image.tag(), image.digest()).0;
+                assert_eq!(
+                    image.moved_to(registry, pieces),
+                    ImageRef::parse(&text),
+                    "{text}"
+                );
+            }
+        }
         let moved = ImageRef::parse("nginx:1.25")
             .unwrap()
-            .text_with_name("harbor.example.com", &["cache", "/", "library/nginx"]);
-        assert_eq!(moved, "harbor.example.com/cache/library/nginx:1.25");
+            .moved_to("harbor.example.com", &["cache", "/", "library/nginx"])
+            .unwrap();
+        assert_eq!(
+            moved.to_image_string(),
+            "harbor.example.com/cache/library/nginx:1.25"
+        );
     }
 
     #[test]

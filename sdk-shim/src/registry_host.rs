@@ -17,7 +17,7 @@
 //!   443 (HTTPS), or on 80 where the runtime falls back to plain HTTP (containerd does for
 //!   `localhost`), so it counts as both.
 
-use crate::reference::{find_byte, split_once_byte};
+use crate::reference::{find_byte, split_byte, split_once_byte};
 use std::borrow::Cow;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -130,7 +130,7 @@ fn inet_aton(host: &str) -> Option<Ipv4Addr> {
     // At most four parts, read without allocating: every image's host goes through here.
     let mut values = [0u64; 4];
     let mut count = 0;
-    for part in host.split('.') {
+    for part in split_byte(host, b'.') {
         let (digits, radix) = match part.strip_prefix("0x").or_else(|| part.strip_prefix("0X")) {
             Some(hex) => (hex, 16),
             None if part.len() > 1 && part.starts_with('0') => (&part[1..], 8),

@@ -104,9 +104,9 @@ fn mirror(mirrors: &[Mirror], image: &ImageRef) -> Option<Result<ImageRef, Strin
         true => "",
         false => "/",
     };
-    let moved = image.text_with_name(mirror.to.registry(), &[prefix, between, rest]);
-    // Parsed again: the new name must itself be a valid reference (e.g. within 255 characters).
-    Some(ImageRef::parse(&moved).map_err(|e| {
+    // The new name must itself be valid (e.g. within 255 characters).
+    let moved = image.moved_to(mirror.to.registry(), &[prefix, between, rest]);
+    Some(moved.map_err(|e| {
         format!(
             "mirror '{}' -> '{}' gives an invalid reference: {e}",
             mirror.from, mirror.to
