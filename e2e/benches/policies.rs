@@ -5,6 +5,7 @@
 //! the same run, each in a row after the current one.
 
 use e2e::bench::{self, BenchRequest, Figures};
+use e2e::fuel;
 use e2e::{built_policy, policy_dirs, workspace_root};
 use sdk_shim::cases::CaseTable;
 use serde_json::Value;
@@ -37,6 +38,7 @@ fn main() -> anyhow::Result<()> {
     );
     let mut floor = None;
     let mut memory = Vec::new();
+    let mut fuel = Vec::new();
     for (name, dir) in policy_dirs(&workspace_root())? {
         if !chosen.is_empty() && !chosen.contains(&name) {
             continue;
@@ -64,6 +66,15 @@ fn main() -> anyhow::Result<()> {
             &requests,
         );
         print_rows(&name, &current, &this_floor, &requests);
+        // Instructions per call, exact: this module's and its baseline's, on each request.
+        for bench in &requests {
+            let payload = bench::payload(&bench.request, settings);
+            let count = |path: &std::path::PathBuf| -> anyhow::Result<fuel::Fuel> {
+                fuel::validate_fuel(&std::fs::read(path)?, &payload)
+            };
+            let before = old.as_ref().map(&count).transpose()?;
+            fuel.push((name.clone(), bench.name.clone(), count(&path)?, before));
+        }
         let payload = bench::payload(&largest.request, settings);
         memory.push((
             name.clone(),
@@ -114,6 +125,22 @@ fn main() -> anyhow::Result<()> {
             "| {name} | {size} B | {:.0} ms | {peak} B | {:.2}x |",
             bench::ms(compile),
             peak as f64 / payload as f64
+        );
+    }
+    println!();
+    println!("| policy | request | wasm instructions (fuel), first call | second call | baseline, first call | after / before |");
+    println!("|---|---|---|---|---|---|");
+    for (name, request, after, before) in fuel {
+        let (baseline, ratio) = match before {
+            Some(before) => (
+                before.first.to_string(),
+                format!("{:.2}", after.first as f64 / before.first as f64),
+            ),
+            None => (String::new(), String::new()),
+        };
+        println!(
+            "| {name} | {request} | {} | {} | {baseline} | {ratio} |",
+            after.first, after.second
         );
     }
     Ok(())

@@ -7,6 +7,7 @@
 pub mod bench;
 mod capabilities;
 pub mod cases;
+pub mod fuel;
 pub mod registry;
 
 pub use capabilities::HostCapabilities;

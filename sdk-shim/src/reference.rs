@@ -626,6 +626,21 @@ mod tests {
     }
 
     #[test]
+    fn bytes_are_found_among_non_ascii_characters() {
+        // Their bytes (0x80 and up) differ from an ASCII needle only in bits a carry could cross.
+        for filler in ["é", "€", "\u{10ffff}", "a\u{7f}ÿ"] {
+            for len in 0..12 {
+                let before = filler.repeat(len);
+                let text = format!("{before}/{}", filler.repeat(len));
+                assert_eq!(find_byte(&text, b'/'), Some(before.len()), "{text}");
+                assert_eq!(rfind_byte(&text, b'/'), Some(before.len()), "{text}");
+                assert_eq!(find_byte(&before, b'/'), None, "{before}");
+                assert_eq!(rfind_byte(&before, b'/'), None, "{before}");
+            }
+        }
+    }
+
+    #[test]
     fn split_byte_splits_as_str_split_does() {
         for text in [
             "",
