@@ -241,12 +241,14 @@ impl ImageRef {
     /// This reference moved to `registry` and the repository written in `pieces` (joined as
     /// they are), keeping tag and digest as written. The new name is checked as [`Self::parse`]
     /// checks a name, with its errors; the tag and digest were checked when this one was parsed.
-    /// When the name is Docker Hub's (which `parse` would normalise), the whole text is parsed.
+    /// When the name is not read with `registry` as its registry, or is Docker Hub's (which
+    /// `parse` would normalise), the whole text is parsed. A `:` or `@` in `pieces` is an invalid
+    /// path component here, where in a whole reference's text it would start a tag or digest.
     pub fn moved_to(&self, registry: &str, pieces: &[&str]) -> Result<ImageRef, ReferenceError> {
         let (text, ends) = write_reference(registry, pieces, self.tag(), self.digest());
         let name = &text[..ends[1]];
         let (checked_registry, namespace, _) = check_name(name)?;
-        if checked_registry.len() != registry.len() || !namespace.is_empty() {
+        if checked_registry != registry || !namespace.is_empty() {
             return ImageRef::parse(&text);
         }
         Ok(ImageRef::from_text(text, ends, self.has_digest))
@@ -1049,6 +1051,9 @@ mod tests {
             ("harbor.example.com", &["-a"]),
             ("harbor.example.com", &[&"a".repeat(256)]),
             ("[abcd]", &["x"]),
+            // Not a registry, read as a Docker Hub path (nine characters, as `docker.io`).
+            ("abcdefghi", &["x"]),
+            ("abc", &["x"]),
             ("harbor..example.com", &["x"]),
             ("harbor.example.com:", &["x"]),
         ];
