@@ -28,7 +28,7 @@
 
 use crate::reference::{
     check_path_component, check_registry_with, check_tag, find_byte, has_space_or_control,
-    split_byte, split_once_byte, ImageRef,
+    rfind_byte, split_byte, split_once_byte, ImageRef,
 };
 use crate::registry_host::{canonical_port, split_host_port, HostId, DEFAULT_PORTS};
 use serde::{Deserialize, Deserializer};
@@ -263,11 +263,12 @@ impl RegistryPattern {
 
 impl ImagePattern {
     pub fn parse(text: &str) -> Result<Self, String> {
-        let last_slash = text.rfind('/');
-        let (repository, tag) = match last_slash.and_then(|i| text[i..].find(':').map(|j| i + j)) {
-            Some(colon) => (&text[..colon], Some(&text[colon + 1..])),
-            None => (text, None),
-        };
+        let last_slash = rfind_byte(text, b'/');
+        let (repository, tag) =
+            match last_slash.and_then(|i| find_byte(&text[i..], b':').map(|j| i + j)) {
+                Some(colon) => (&text[..colon], Some(&text[colon + 1..])),
+                None => (text, None),
+            };
         if let Some(tag) = tag {
             let ok = tag.len() <= 128
                 && tag
