@@ -3,7 +3,8 @@
 //! the block markers are free), in a new instance's
 //! first call and again in its second. Times on a shared machine move by several percent from
 //! one run to the next; fuel does not move at all, so it shows what a change to the code did,
-//! while the times show what the host, the caches and the page faults add to it.
+//! while the times show what the host, the caches and the page faults add to it. Where a call's
+//! instructions go, function by function, is [`validate_profile`]'s (`policy-run --fuel-profile`).
 //!
 //! A second, minimal waPC host (the one in `lib.rs` is `wapc`'s, which does not count fuel):
 //! host calls are answered by [`HostCapabilities`] as there, and the WASI functions the modules
@@ -13,7 +14,11 @@
 
 use crate::HostCapabilities;
 use anyhow::{anyhow, bail, Result};
-use wasmtime::{Caller, Config, Engine, Extern, Linker, Memory, Module, Store, Val};
+use std::collections::BTreeMap;
+use std::num::NonZeroUsize;
+use wasmtime::{
+    Caller, Config, Engine, Extern, Linker, Memory, Module, Store, TypedFunc, Val, WasmBacktrace,
+};
 
 /// The instructions of a new instance's first `validate` call, and of its second.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,32 +36,65 @@ struct Guest {
     answered: bool,
 }
 
+/// A new instance's store and its `__guest_call(operation length, payload length)`.
+type Instance = (Store<Guest>, TypedFunc<(i32, i32), i32>);
+
+/// A module compiled to count fuel, with the waPC imports.
+struct Counted {
+    engine: Engine,
+    module: Module,
+    linker: Linker<Guest>,
+}
+
+impl Counted {
+    fn new(wasm: &[u8], config: &Config) -> Result<Counted> {
+        let engine = Engine::new(config).map_err(|e| anyhow!("{e}"))?;
+        let module = Module::new(&engine, wasm).map_err(|e| anyhow!("{e}"))?;
+        let linker = wapc_linker(&engine, &module).map_err(|e| anyhow!("{e}"))?;
+        Ok(Counted {
+            engine,
+            module,
+            linker,
+        })
+    }
+
+    /// A new instance that will be asked to validate `payload`, its `wapc_init` run, and its
+    /// `__guest_call` (the store's fuel is left unlimited).
+    fn instance(&self, payload: &[u8]) -> Result<Instance> {
+        let guest = Guest {
+            operation: b"validate".to_vec(),
+            payload: payload.to_vec(),
+            capabilities: HostCapabilities::new(),
+            host_answer: Ok(Vec::new()),
+            answered: false,
+        };
+        let mut store = Store::new(&self.engine, guest);
+        store.set_fuel(u64::MAX).map_err(|e| anyhow!("{e}"))?;
+        let instance = self
+            .linker
+            .instantiate(&mut store, &self.module)
+            .map_err(|e| anyhow!("{e}"))?;
+        if let Ok(init) = instance.get_typed_func::<(), ()>(&mut store, "wapc_init") {
+            init.call(&mut store, ()).map_err(|e| anyhow!("{e}"))?;
+        }
+        let call = instance
+            .get_typed_func::<(i32, i32), i32>(&mut store, "__guest_call")
+            .map_err(|e| anyhow!("{e}"))?;
+        Ok((store, call))
+    }
+}
+
+/// `__guest_call`'s arguments: the lengths of the operation (`validate`) and of the payload.
+fn call_lengths(payload: &[u8]) -> Result<(i32, i32)> {
+    Ok((8, i32::try_from(payload.len())?))
+}
+
 /// Counts the fuel of two `validate` calls of `payload` on one new instance of `wasm`.
 pub fn validate_fuel(wasm: &[u8], payload: &[u8]) -> Result<Fuel> {
     let mut config = Config::new();
     config.consume_fuel(true);
-    let engine = Engine::new(&config).map_err(|e| anyhow!("{e}"))?;
-    let module = Module::new(&engine, wasm).map_err(|e| anyhow!("{e}"))?;
-    let linker = wapc_linker(&engine, &module).map_err(|e| anyhow!("{e}"))?;
-    let guest = Guest {
-        operation: b"validate".to_vec(),
-        payload: payload.to_vec(),
-        capabilities: HostCapabilities::new(),
-        host_answer: Ok(Vec::new()),
-        answered: false,
-    };
-    let mut store = Store::new(&engine, guest);
-    store.set_fuel(u64::MAX).map_err(|e| anyhow!("{e}"))?;
-    let instance = linker
-        .instantiate(&mut store, &module)
-        .map_err(|e| anyhow!("{e}"))?;
-    if let Ok(init) = instance.get_typed_func::<(), ()>(&mut store, "wapc_init") {
-        init.call(&mut store, ()).map_err(|e| anyhow!("{e}"))?;
-    }
-    let call = instance
-        .get_typed_func::<(i32, i32), i32>(&mut store, "__guest_call")
-        .map_err(|e| anyhow!("{e}"))?;
-    let lengths = (8, i32::try_from(payload.len())?);
+    let (mut store, call) = Counted::new(wasm, &config)?.instance(payload)?;
+    let lengths = call_lengths(payload)?;
     let mut used = [0; 2];
     for fuel in &mut used {
         store.data_mut().answered = false;
@@ -71,6 +109,89 @@ pub fn validate_fuel(wasm: &[u8], payload: &[u8]) -> Result<Fuel> {
         first: used[0],
         second: used[1],
     })
+}
+
+/// Where the instructions of a new instance's first `validate` call go: the call is made again
+/// and again on new instances, the k-th time with k × `step` fuel, and the stack where it runs
+/// out is taken each time. Every run does the same, so the k-th stops at the first fuel check
+/// after its (k × `step`)-th instruction (wasmtime checks at function entries and loop
+/// headers): a sample every `step` instructions, the same in every profile, with no timer. A
+/// function's straight-line code before a call may be counted to the callee. The runs cost
+/// about total² / (2 × `step`) instructions: a step of 100 suits the small request, 1,000 the
+/// realistic one. Function names come from the module's name section (build it with
+/// `strip = false` and keep the names through `wasm-opt -g`); without one, `wasm-function[N]`.
+pub fn validate_profile(wasm: &[u8], payload: &[u8], step: u64) -> Result<Profile> {
+    if step == 0 {
+        bail!("the profile's step must be at least one instruction");
+    }
+    let mut config = Config::new();
+    // Every frame: wasmtime keeps the innermost 20 by default.
+    config
+        .consume_fuel(true)
+        .wasm_backtrace_max_frames(NonZeroUsize::new(10_000));
+    let counted = Counted::new(wasm, &config)?;
+    let lengths = call_lengths(payload)?;
+    let mut profile = Profile::default();
+    for k in 1.. {
+        let (mut store, call) = counted.instance(payload)?;
+        store.set_fuel(k * step).map_err(|e| anyhow!("{e}"))?;
+        let stopped = match call.call(&mut store, lengths) {
+            Ok(_) => break,
+            Err(e) => e,
+        };
+        if store.get_fuel().map_err(|e| anyhow!("{e}"))? != 0 {
+            bail!("the call failed before it ran out of fuel: {stopped}");
+        }
+        let trace = stopped
+            .downcast_ref::<WasmBacktrace>()
+            .ok_or_else(|| anyhow!("no backtrace where the call ran out of fuel"))?;
+        // Outermost first, as folded stacks are written.
+        let frames: Vec<String> = trace
+            .frames()
+            .iter()
+            .rev()
+            .map(|frame| match frame.func_name() {
+                // `{:#}`: without the hash rustc appends to each symbol.
+                Some(name) => format!("{:#}", rustc_demangle::demangle(name)),
+                None => format!("wasm-function[{}]", frame.func_index()),
+            })
+            .collect();
+        *profile.stacks.entry(frames.join(";")).or_default() += step;
+        profile.total += step;
+    }
+    Ok(profile)
+}
+
+/// A call's instructions by stack (see [`validate_profile`]).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Profile {
+    /// The instructions sampled: the call's fuel rounded down to a multiple of the step.
+    pub total: u64,
+    /// Each stack, outermost function first, joined by `;` (the folded format flame graph tools
+    /// read), with the instructions run in its innermost function.
+    pub stacks: BTreeMap<String, u64>,
+}
+
+impl Profile {
+    /// The instructions run in each function itself (not in what it calls), most first.
+    pub fn by_function(&self) -> Vec<(&str, u64)> {
+        let mut own: BTreeMap<&str, u64> = BTreeMap::new();
+        for (stack, fuel) in &self.stacks {
+            let innermost = stack.rsplit(';').next().unwrap_or(stack);
+            *own.entry(innermost).or_default() += fuel;
+        }
+        let mut own: Vec<_> = own.into_iter().collect();
+        own.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        own
+    }
+
+    /// The stacks in the folded format, one per line: `outer;…;inner instructions`.
+    pub fn folded(&self) -> String {
+        self.stacks
+            .iter()
+            .map(|(stack, fuel)| format!("{stack} {fuel}\n"))
+            .collect()
+    }
 }
 
 fn memory(caller: &mut Caller<'_, Guest>) -> wasmtime::Result<Memory> {
@@ -197,6 +318,76 @@ mod tests {
     use crate::bench::{deployment, payload, BENCH_REQUEST};
     use crate::{built_policy, read_request, workspace_root};
     use serde_json::json;
+
+    /// A module written for the profile: `spin` counts down a loop, three times as far when
+    /// `long` calls it as when `short` does.
+    const SPINS: &str = r#"(module
+        (memory (export "memory") 1)
+        (func $spin (param $n i32)
+            (loop $again
+                (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+                (br_if $again (local.get $n))))
+        (func $short (call $spin (i32.const 100)))
+        (func $long (call $spin (i32.const 300)))
+        (func $guest_call (export "__guest_call") (param i32 i32) (result i32)
+            (call $short)
+            (call $long)
+            (i32.const 1)))"#;
+
+    /// Each sample lies in the stack that ran it: the longer loop three times the shorter's,
+    /// the functions around them almost nothing; a coarser step samples the same call.
+    #[test]
+    fn a_profile_puts_the_instructions_where_they_run() {
+        let fine = validate_profile(SPINS.as_bytes(), b"{}", 1).unwrap();
+        let short = fine.stacks["guest_call;short;spin"];
+        let long = fine.stacks["guest_call;long;spin"];
+        assert!(
+            short >= 400 && long * 10 >= short * 29 && long * 10 <= short * 31,
+            "{fine:?}"
+        );
+        assert_eq!(fine.by_function()[0], ("spin", short + long));
+        assert!(fine.total - short - long < 20, "{fine:?}");
+        assert_eq!(fine.total, fine.stacks.values().sum::<u64>());
+        let folded = fine.folded();
+        assert!(
+            folded.contains(&format!("guest_call;long;spin {long}\n")),
+            "{folded}"
+        );
+        let coarse = validate_profile(SPINS.as_bytes(), b"{}", 7).unwrap();
+        assert_eq!(coarse.total % 7, 0);
+        assert!(coarse.total.abs_diff(fine.total) < 14, "{coarse:?}");
+    }
+
+    /// A call that fails for another reason than fuel, and a step of nothing, are errors.
+    #[test]
+    fn a_profile_refuses_what_it_cannot_sample() {
+        let trapping = SPINS.replace("(i32.const 1)))", "unreachable))");
+        let error = validate_profile(trapping.as_bytes(), b"{}", 1).unwrap_err();
+        assert!(
+            error.to_string().contains("before it ran out of fuel"),
+            "{error}"
+        );
+        assert!(validate_profile(SPINS.as_bytes(), b"{}", 0).is_err());
+    }
+
+    /// On a policy, the profile samples the instructions the fuel count gives.
+    #[test]
+    fn a_policys_profile_samples_its_fuel() {
+        let wasm = std::fs::read(built_policy("pin-digest").unwrap()).unwrap();
+        let small = read_request(&workspace_root().join(BENCH_REQUEST)).unwrap();
+        let small = payload(&small, &json!({}));
+        let fuel = validate_fuel(&wasm, &small).unwrap();
+        let profile = validate_profile(&wasm, &small, 500).unwrap();
+        assert!(
+            profile.total.abs_diff(fuel.first) <= 500,
+            "{} {fuel:?}",
+            profile.total
+        );
+        // The dist modules are stripped: functions by index, every stack from the one export.
+        let outermost: std::collections::BTreeSet<_> =
+            profile.stacks.keys().map(|s| s.split(';').next()).collect();
+        assert_eq!(outermost.len(), 1, "{outermost:?}");
+    }
 
     /// Fuel is exact (the same count every time), grows with the request, and a payload the
     /// module refuses is still a counted call.
