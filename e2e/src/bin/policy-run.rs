@@ -46,7 +46,11 @@ fn run() -> Result<i32> {
     let mut capabilities = HostCapabilities::new();
     let (mut resolve, mut registries) = (false, RegistryOptions::default());
     let (mut profile, mut step) = (None, 100);
+    let answers_host_calls =
+        |arg: &str| matches!(arg, "--digests" | "--resolve-digests" | "--cluster-state");
+    let mut host_given = false;
     while let Some(arg) = args.next() {
+        host_given |= answers_host_calls(&arg);
         let mut value = || {
             args.next()
                 .with_context(|| format!("{arg} needs a value\n{USAGE}"))
@@ -91,13 +95,18 @@ fn run() -> Result<i32> {
     let response = instance.validate(&request, &settings)?;
     println!("{}", serde_json::to_string_pretty(&response)?);
     if let Some(folded) = profile {
+        if host_given {
+            eprintln!(
+                "note: the profile's calls are answered as in the benchmark: no digests, cluster state or registries"
+            );
+        }
         let wasm = std::fs::read(&policy)?;
         let profile = fuel::validate_profile(&wasm, &payload(&request, &settings), step)?;
         std::fs::write(&folded, profile.folded())
             .with_context(|| format!("cannot write {}", folded.display()))?;
         eprintln!(
-            "{} instructions; the functions running the most of them:",
-            profile.total
+            "{} instructions, {} sampled; where the most were counted (see e2e::fuel::validate_profile):",
+            profile.fuel, profile.total
         );
         for (function, fuel) in profile.by_function().into_iter().take(25) {
             eprintln!("{fuel:>10}  {function}");
