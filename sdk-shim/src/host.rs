@@ -60,7 +60,7 @@ impl Host for WapcHost {
         };
         let payload = serde_json::to_vec(&request).map_err(|e| e.to_string())?;
         let raw = host_call("kubernetes", "get_resource", &payload)?;
-        serde_json::from_slice(&raw).map_err(|e| format!("unreadable answer from the host: {e}"))
+        crate::tree::from_slice(&raw).map_err(|e| format!("unreadable answer from the host: {e}"))
     }
 }
 

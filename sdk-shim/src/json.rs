@@ -358,7 +358,7 @@ impl<'de> Reader<'de> {
                 self.skip_number()?;
                 // serde_json parses it, so the value is the one it would give.
                 let text = &self.text[start..self.at];
-                Token::Number(serde_json::from_str(text).map_err(|_| Fallback)?)
+                Token::Number(serde_json::from_slice(text.as_bytes()).map_err(|_| Fallback)?)
             }
             _ => return Err(Fallback),
         })

@@ -19,6 +19,7 @@ pub mod review;
 pub mod settings;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
+pub mod tree;
 pub mod verdict;
 pub mod view;
 #[cfg(all(target_arch = "wasm32", target_os = "wasi"))]

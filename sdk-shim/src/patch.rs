@@ -66,11 +66,11 @@ pub fn apply_to_text(text: &str, patches: &[Patch]) -> Result<String, String> {
     if let Some(patched) = splice_anchored(text, patches).or_else(|| patch_text(text, patches)) {
         return Ok(patched);
     }
-    let mut tree: Value = serde_json::from_slice(text.as_bytes()).map_err(|e| e.to_string())?;
+    let mut tree = crate::tree::from_slice(text.as_bytes()).map_err(|e| e.to_string())?;
     for patch in patches {
         set_pointer(&mut tree, &patch.pointer, patch.value.clone())?;
     }
-    Ok(tree.to_string())
+    Ok(json_text(&tree))
 }
 
 /// Room left after a patched text for the answer around it
@@ -128,17 +128,27 @@ fn splice_anchored(text: &str, patches: &[Patch]) -> Option<String> {
     Some(out)
 }
 
-/// `value` as JSON text, as serde_json writes it; a string (what patches set) without going
-/// through `fmt`, which costs more than the escaping itself.
+/// `value` as JSON text, as serde_json writes it (compactly); a string (what patches set)
+/// without going through serde, which costs more than the escaping itself. Not through `Display`
+/// either: `Value`'s also carries serde_json's pretty printer into every module.
 fn json_text(value: &Value) -> String {
-    let Value::String(text) = value else {
-        return value.to_string();
-    };
-    let mut quoted = Vec::with_capacity(text.len() + 2);
-    quoted.push(b'"');
-    crate::verdict::escape_into(&mut quoted, text);
-    quoted.push(b'"');
-    String::from_utf8(quoted).unwrap_or_else(|_| value.to_string())
+    let mut text = Vec::new();
+    match value {
+        Value::String(string) => quote_into(&mut text, string),
+        // Writing into memory cannot fail, and a tree's keys are strings.
+        _ => {
+            let _ = serde_json::to_writer(&mut text, value);
+        }
+    }
+    String::from_utf8(text).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// `string` as a JSON string, quoted and escaped as serde_json writes it.
+fn quote_into(out: &mut Vec<u8>, string: &str) {
+    out.reserve(string.len() + 2);
+    out.push(b'"');
+    crate::verdict::escape_into(out, string);
+    out.push(b'"');
 }
 
 /// Checks that serde_json (the host's parser) can read `text`, valid JSON whose skipped parts
@@ -276,7 +286,7 @@ fn write_patched(text: &str, patches: &[Tokens], out: &mut String) -> Option<()>
                 }
                 write_key(key, out);
                 out.push(':');
-                out.push_str(&value.to_string());
+                out.push_str(&json_text(value));
             }
             out.push('}');
         }
@@ -318,7 +328,7 @@ fn write_member(text: &str, patches: &[Tokens], out: &mut String) -> Option<()> 
         // A value set and also patched inside: the order matters, so the tree decides.
         Some(_) if patches.iter().any(|(tokens, _)| !tokens.is_empty()) => None,
         Some(last) => {
-            out.push_str(&patches[last].1.to_string());
+            out.push_str(&json_text(patches[last].1));
             Some(())
         }
         None => write_patched(text, patches, out),
@@ -327,7 +337,7 @@ fn write_member(text: &str, patches: &[Tokens], out: &mut String) -> Option<()> 
 
 fn write_key(key: &str, out: &mut String) {
     match key.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
-        true => out.push_str(&Value::from(key).to_string()),
+        true => out.push_str(&json_text(&Value::from(key))),
         false => {
             out.push('"');
             out.push_str(key);

@@ -7,7 +7,9 @@
 //! evaluation pays for ([`settings_from_source`]); errors are always worded from a tree.
 
 use crate::extract::ImageExtractor;
+use crate::tree::TreeSeed;
 use serde::de::DeserializeOwned;
+use serde::de::DeserializeSeed;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::ops::Deref;
@@ -56,7 +58,7 @@ pub fn decode_settings<S: PolicySettings>(payload: &[u8]) -> Result<Settings<S>,
     if payload.iter().all(u8::is_ascii_whitespace) {
         return settings_from_value(Value::Null);
     }
-    let value: Value = serde_json::from_slice(payload)
+    let value = crate::tree::from_slice(payload)
         .map_err(|e| format!("settings are not valid JSON: {}", strip_position(&e)))?;
     settings_from_value(value)
 }
@@ -88,7 +90,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for SettingsSource<'a> {
                 self,
                 deserializer: D,
             ) -> Result<Self::Value, D::Error> {
-                Value::deserialize(deserializer).map(SettingsSource::Tree)
+                TreeSeed.deserialize(deserializer).map(SettingsSource::Tree)
             }
         }
         deserializer.deserialize_newtype_struct(crate::json::RAW_TEXT, Source)

@@ -353,7 +353,7 @@ impl<'de> Reader<'de> for PodSpecReader {
                     view.volumes = Some(map.next_value_seed(Read(ListReader(VolumeReader)))?)
                 }
                 Some(field) => {
-                    let value: Value = map.next_value()?;
+                    let value = map.next_value_seed(crate::tree::TreeSeed)?;
                     view.fields.insert(POD_SPEC_KEYS[field].to_string(), value);
                 }
                 None => {
@@ -514,7 +514,7 @@ impl<'de> Reader<'de> for StringAt {
         let mut found = None;
         while let Some(key) = map.next_key_seed(Key(&[step]))? {
             found = match key {
-                Some(_) if rest.is_empty() => match map.next_value::<Value>()? {
+                Some(_) if rest.is_empty() => match map.next_value_seed(crate::tree::TreeSeed)? {
                     Value::String(text) => Some(text),
                     _ => None,
                 },
@@ -608,7 +608,7 @@ impl<'a> Object<'a> {
         self.tree
             .get_or_init(|| match self.text()? {
                 None => Ok(Value::Null),
-                Some(text) => serde_json::from_slice(text.as_bytes())
+                Some(text) => crate::tree::from_slice(text.as_bytes())
                     .map_err(|e| format!("cannot read the object: {e}")),
             })
             .as_ref()
