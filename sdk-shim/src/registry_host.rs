@@ -49,7 +49,7 @@ impl HostId {
     /// address.
     pub fn parse(host: &str) -> HostId {
         if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-            if let Ok(v6) = inner.parse::<Ipv6Addr>() {
+            if let Some(v6) = parse_ipv6(inner) {
                 return Self::from_ip(IpAddr::V6(v6));
             }
         }
@@ -107,7 +107,7 @@ impl HostId {
                 .any(matches),
             id if id.is_docker_hub() => DOCKER_HUB_ALIASES.into_iter().any(matches),
             HostId::Ip(IpAddr::V4(v4)) => matches(&v4.to_string()),
-            HostId::Ip(IpAddr::V6(v6)) => matches(&format!("[{v6}]")),
+            HostId::Ip(IpAddr::V6(v6)) => matches(&bracketed_ipv6(v6)),
             HostId::Name(name) => matches(name),
         }
     }
@@ -118,9 +118,153 @@ impl fmt::Display for HostId {
         match self {
             HostId::Loopback => f.write_str("localhost"),
             HostId::Ip(IpAddr::V4(v4)) => write!(f, "{v4}"),
-            HostId::Ip(IpAddr::V6(v6)) => write!(f, "[{v6}]"),
+            HostId::Ip(IpAddr::V6(v6)) => f.write_str(&bracketed_ipv6(v6)),
             HostId::Name(name) => f.write_str(name),
         }
+    }
+}
+
+// IPv6 text is read and written here rather than by `std::net`, whose parser and `Display`
+// (with the formatting machinery they pull in) cost 6 KB in every module; both follow std's
+// exactly (the tests compare them).
+
+/// An IPv6 address as Rust's `Ipv6Addr::from_str` reads it: up to eight groups of one to four
+/// hex digits, at most one `::` standing for one or more zero groups, and an IPv4 address
+/// (decimal octets without leading zeros) in place of the last two groups; no zone.
+fn parse_ipv6(text: &str) -> Option<Ipv6Addr> {
+    let mut cursor = Cursor {
+        bytes: text.as_bytes(),
+        at: 0,
+    };
+    let mut head = [0u16; 8];
+    let (head_len, head_v4) = cursor.groups(&mut head);
+    if head_len < 8 {
+        // An IPv4 part ends the address; `::` must follow the groups otherwise.
+        if head_v4 || !cursor.eat(b':') || !cursor.eat(b':') {
+            return None;
+        }
+        let mut tail = [0u16; 7];
+        let (tail_len, _) = cursor.groups(&mut tail[..7 - head_len]);
+        head[8 - tail_len..].copy_from_slice(&tail[..tail_len]);
+    }
+    (cursor.at == text.len()).then(|| Ipv6Addr::from(head))
+}
+
+/// A reading position in an address; every `read_*` leaves it unmoved when it finds nothing.
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl Cursor<'_> {
+    fn eat(&mut self, byte: u8) -> bool {
+        let found = self.bytes.get(self.at) == Some(&byte);
+        self.at += usize::from(found);
+        found
+    }
+
+    /// Colon-separated groups into `slots`, the last two possibly written as an IPv4 address:
+    /// how many slots were filled, and whether an IPv4 address ended them.
+    fn groups(&mut self, slots: &mut [u16]) -> (usize, bool) {
+        for i in 0..slots.len() {
+            if i + 1 < slots.len() {
+                if let Some([a, b, c, d]) = self.read_after(i, Self::read_ipv4) {
+                    slots[i] = u16::from_be_bytes([a, b]);
+                    slots[i + 1] = u16::from_be_bytes([c, d]);
+                    return (i + 2, true);
+                }
+            }
+            match self.read_after(i, |cursor| cursor.read_number(16, 4, true)) {
+                Some(group) => slots[i] = group as u16,
+                None => return (i, false),
+            }
+        }
+        (slots.len(), false)
+    }
+
+    /// `read`, after a colon unless this is the first group.
+    fn read_after<T>(
+        &mut self,
+        group: usize,
+        read: impl FnOnce(&mut Self) -> Option<T>,
+    ) -> Option<T> {
+        let start = self.at;
+        let found = (group == 0 || self.eat(b':')).then(|| read(self)).flatten();
+        if found.is_none() {
+            self.at = start;
+        }
+        found
+    }
+
+    fn read_ipv4(&mut self) -> Option<[u8; 4]> {
+        let start = self.at;
+        let mut octets = [0u8; 4];
+        for (i, octet) in octets.iter_mut().enumerate() {
+            match (i == 0 || self.eat(b'.')).then(|| self.read_number(10, 3, false)) {
+                Some(Some(value)) if value <= 0xff => *octet = value as u8,
+                _ => {
+                    self.at = start;
+                    return None;
+                }
+            }
+        }
+        Some(octets)
+    }
+
+    /// One to `max_digits` digits (more is no number); a leading zero only if `zero_prefix`.
+    fn read_number(&mut self, radix: u32, max_digits: usize, zero_prefix: bool) -> Option<u32> {
+        let start = self.at;
+        let mut value = 0;
+        while let Some(digit) = self
+            .bytes
+            .get(self.at)
+            .and_then(|&b| char::from(b).to_digit(radix))
+        {
+            value = value * radix + digit;
+            self.at += 1;
+            if self.at - start > max_digits {
+                break;
+            }
+        }
+        let digits = self.at - start;
+        let leading_zero = digits > 1 && self.bytes[start] == b'0' && !zero_prefix;
+        if digits == 0 || digits > max_digits || leading_zero {
+            self.at = start;
+            return None;
+        }
+        Some(value)
+    }
+}
+
+/// `[address]` in RFC 5952's text, as `Ipv6Addr`'s `Display` writes it: lower-case groups
+/// without leading zeros, the first longest run of two or more zero groups as `::`. (Its special
+/// forms, `::`, `::1` and IPv4-mapped addresses, never reach here: [`HostId`] folds them.)
+fn bracketed_ipv6(address: &Ipv6Addr) -> String {
+    let groups = address.segments();
+    let (mut run, mut longest) = ((0, 0), (0, 0));
+    for (i, &group) in groups.iter().enumerate() {
+        run = match group {
+            0 if run.1 > 0 => (run.0, run.1 + 1),
+            0 => (i, 1),
+            _ => (0, 0),
+        };
+        if run.1 > longest.1 {
+            longest = run;
+        }
+    }
+    let hex = |groups: &[u16]| {
+        let written: Vec<String> = groups.iter().map(|group| format!("{group:x}")).collect();
+        written.join(":")
+    };
+    match longest {
+        (start, len) if len > 1 => {
+            format!(
+                "[{}::{}]",
+                hex(&groups[..start]),
+                hex(&groups[start + len..])
+            )
+        }
+        _ => format!("[{}]", hex(&groups)),
     }
 }
 
@@ -186,6 +330,101 @@ pub fn split_host_port(registry: &str) -> Option<(&str, Option<&str>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The reader accepts exactly what `Ipv6Addr::from_str` accepts, with the same address.
+    #[test]
+    fn ipv6_text_is_read_as_std_reads_it() {
+        let table = [
+            "::",
+            "::1",
+            "1::",
+            "1:2:3:4:5:6:7:8",
+            "1:2:3:4:5:6:7::",
+            "::2:3:4:5:6:7:8",
+            "1:2:3:4::5:6:7:8",
+            "1:2:3:4:5:6:7:8:9",
+            "1:2:3:4:5:6:7",
+            ":1::",
+            "1:::2",
+            "::1::",
+            "12345::",
+            "0000::",
+            "00000::",
+            "FfFf::a",
+            "g::",
+            "::1.2.3.4",
+            "::ffff:10.0.0.1",
+            "1:2:3:4:5:6:1.2.3.4",
+            "1:2:3:4:5:6:7:1.2.3.4",
+            "1.2.3.4::",
+            "::01.2.3.4",
+            "::1.2.3.256",
+            "::1.2.3",
+            "::1.2.3.4.5",
+            "::0.0.0.0",
+            "1::2:3.4.5.6",
+            "",
+            ":",
+            "[::1]",
+            "::%1",
+            " ::1",
+            "::1 ",
+            "::١",
+        ];
+        for text in table {
+            assert_eq!(parse_ipv6(text), text.parse::<Ipv6Addr>().ok(), "{text:?}");
+        }
+        // Every string of up to seven of these pieces (deterministic, 200,000 of them).
+        let pieces = [
+            "0", "1", "ff", "abcd", "12345", "01", ":", "::", ".", "1.2", "255", "256",
+        ];
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut accepted = 0;
+        for _ in 0..200_000 {
+            let mut text = String::new();
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let mut bits = seed;
+            for _ in 0..(bits % 8) {
+                bits /= 8;
+                text.push_str(pieces[(bits % 16) as usize % pieces.len()]);
+            }
+            let read = parse_ipv6(&text);
+            assert_eq!(read, text.parse::<Ipv6Addr>().ok(), "{text:?}");
+            accepted += usize::from(read.is_some());
+        }
+        assert!(
+            accepted > 2_000,
+            "only {accepted} addresses among the strings"
+        );
+    }
+
+    /// Written as `Ipv6Addr`'s `Display` writes it, for every pattern of zero groups.
+    #[test]
+    fn ipv6_is_written_as_std_writes_it() {
+        for zeros in 0u32..256 {
+            let groups: Vec<u16> = (0..8)
+                .map(|i| {
+                    if zeros >> i & 1 == 1 {
+                        0
+                    } else {
+                        0x0a0b + i as u16 * 0x1111
+                    }
+                })
+                .collect();
+            let address = Ipv6Addr::from(<[u16; 8]>::try_from(groups).unwrap());
+            if address.is_unspecified()
+                || address.is_loopback()
+                || address.to_ipv4_mapped().is_some()
+            {
+                continue;
+            }
+            assert_eq!(bracketed_ipv6(&address), format!("[{address}]"));
+        }
+        let address = "2001:db8:0:0:1:0:0:1".parse().unwrap();
+        assert_eq!(bracketed_ipv6(&address), "[2001:db8::1:0:0:1]");
+    }
 
     #[test]
     fn every_spelling_of_a_host_is_one_host() {
