@@ -85,7 +85,10 @@ fn run() -> Result<i32> {
     }
     let policy = policy.context(USAGE)?;
     let request = read_request(&request.context(USAGE)?)?;
-    let module = PolicyModule::load(&policy)?;
+    let wasm =
+        std::fs::read(&policy).with_context(|| format!("cannot read {}", policy.display()))?;
+    let module = PolicyModule::from_bytes(&wasm)
+        .with_context(|| format!("cannot load policy {}", policy.display()))?;
     let instance = module.instantiate(Arc::new(capabilities))?;
     let verdict = instance.validate_settings(&settings)?;
     if !verdict.valid {
@@ -100,13 +103,13 @@ fn run() -> Result<i32> {
                 "note: the profile's calls are answered as in the benchmark: no digests, cluster state or registries"
             );
         }
-        let wasm = std::fs::read(&policy)?;
+        // Compiled again: the profile needs an engine that counts fuel.
         let profile = fuel::validate_profile(&wasm, &payload(&request, &settings), step)?;
         std::fs::write(&folded, profile.folded())
             .with_context(|| format!("cannot write {}", folded.display()))?;
         eprintln!(
             "{} instructions, {} sampled; where the most were counted (see e2e::fuel::validate_profile):",
-            profile.fuel, profile.total
+            profile.fuel, profile.sampled()
         );
         for (function, fuel) in profile.by_function().into_iter().take(25) {
             eprintln!("{fuel:>10}  {function}");
