@@ -63,9 +63,8 @@ pub fn decode_settings<S: PolicySettings>(payload: &[u8]) -> Result<Settings<S>,
     settings_from_value(value)
 }
 
-/// Decodes and validates settings from an already parsed JSON value.
 /// A `validate` payload's settings: their text where the fast reader ([`crate::json`]) read the
-/// payload, else the tree serde_json made of them.
+/// payload, else their tree ([`crate::tree`]).
 #[derive(Debug)]
 pub enum SettingsSource<'a> {
     Text(&'a str),
@@ -121,6 +120,7 @@ pub fn settings_from_source<S: PolicySettings>(
     }
 }
 
+/// Decodes and validates settings from an already parsed JSON value.
 pub fn settings_from_value<S: PolicySettings>(value: Value) -> Result<Settings<S>, String> {
     let is_shared = |key: &String| SharedSettings::FIELDS.contains(&key.as_str());
     let (shared, own) = match value {

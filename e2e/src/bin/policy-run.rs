@@ -85,8 +85,8 @@ fn run() -> Result<i32> {
     }
     let policy = policy.context(USAGE)?;
     let request = read_request(&request.context(USAGE)?)?;
-    let wasm =
-        std::fs::read(&policy).with_context(|| format!("cannot read {}", policy.display()))?;
+    let wasm = std::fs::read(&policy)
+        .with_context(|| format!("cannot read policy {}", policy.display()))?;
     let module = PolicyModule::from_bytes(&wasm)
         .with_context(|| format!("cannot load policy {}", policy.display()))?;
     let instance = module.instantiate(Arc::new(capabilities))?;
