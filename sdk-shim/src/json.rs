@@ -49,10 +49,9 @@ pub fn from_slice<'de, T: de::Deserialize<'de>>(bytes: &'de [u8]) -> Result<T> {
 }
 
 /// Whether serde_json reads every part of a document as a tree ([`crate::tree`]), skipped parts
-/// included: true
-/// when the reader saw no `\u` escape in the surrogate range, no number with an exponent or of
-/// 300 characters or more, and no nesting deeper than [`READABLE_DEPTH`]. The text of an object
-/// of such a payload, changed by mutations that add nothing deep, needs no
+/// included: true when the reader saw no `\u` escape in the surrogate range, no number with an
+/// exponent or of 300 characters or more, and no nesting deeper than [`READABLE_DEPTH`]. The
+/// text of an object of such a payload, changed by mutations that add nothing deep, needs no
 /// [`crate::patch::check_readable`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Readable(pub bool);

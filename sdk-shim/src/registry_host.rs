@@ -149,7 +149,8 @@ fn parse_ipv6(text: &str) -> Option<Ipv6Addr> {
     (cursor.at == text.len()).then(|| Ipv6Addr::from(head))
 }
 
-/// A reading position in an address; every `read_*` leaves it unmoved when it finds nothing.
+/// A reading position in an address. A group that is not there leaves it where it was
+/// ([`Cursor::read_after`] puts it back); the reads inside a group do not.
 struct Cursor<'a> {
     bytes: &'a [u8],
     at: usize,
@@ -196,15 +197,11 @@ impl Cursor<'_> {
     }
 
     fn read_ipv4(&mut self) -> Option<[u8; 4]> {
-        let start = self.at;
         let mut octets = [0u8; 4];
         for (i, octet) in octets.iter_mut().enumerate() {
             match (i == 0 || self.eat(b'.')).then(|| self.read_number(10, 3, false)) {
                 Some(Some(value)) if value <= 0xff => *octet = value as u8,
-                _ => {
-                    self.at = start;
-                    return None;
-                }
+                _ => return None,
             }
         }
         Some(octets)
@@ -227,11 +224,7 @@ impl Cursor<'_> {
         }
         let digits = self.at - start;
         let leading_zero = digits > 1 && self.bytes[start] == b'0' && !zero_prefix;
-        if digits == 0 || digits > max_digits || leading_zero {
-            self.at = start;
-            return None;
-        }
-        Some(value)
+        (digits > 0 && digits <= max_digits && !leading_zero).then_some(value)
     }
 }
 
